@@ -1,0 +1,198 @@
+"""The ``salon`` command: serve, migrate, organizations, API keys, master key, privacy."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from salon.config import Settings, load_settings
+from salon.errors import SalonError
+from salon.services.container import Services, build_services
+from salon.storage.inventory import render_markdown
+
+__all__ = ["main"]
+
+
+def _serve(services: Services, _args: argparse.Namespace) -> int:
+    from salon.server import serve
+
+    print(f"Salon is starting on {services.settings.server.public_url}", flush=True)
+    asyncio.run(serve(services))
+    return 0
+
+
+def _migrate(services: Services, _args: argparse.Namespace) -> int:
+    print("database schema is up to date")
+    return 0
+
+
+def _org_create(services: Services, args: argparse.Namespace) -> int:
+    org = services.orgs.create(args.name, args.contact_email)
+    print(f"created organization {org.name} ({org.org_id})")
+    return 0
+
+
+def _org_list(services: Services, _args: argparse.Namespace) -> int:
+    for org in services.orgs.all():
+        print(f"{org.org_id}  {org.name}")
+    return 0
+
+
+def _org_delete(services: Services, args: argparse.Namespace) -> int:
+    if not args.yes:
+        print(
+            f"Deleting {args.name!r} destroys its data key and every meeting and API key it has. "
+            "Run again with --yes to do it.",
+            file=sys.stderr,
+        )
+        return 2
+    services.orgs.delete(args.name)
+    print(f"deleted organization {args.name}; its data key is destroyed")
+    return 0
+
+
+def _org_find(services: Services, args: argparse.Namespace) -> int:
+    for org in services.orgs.find_by_contact_email(args.email):
+        print(f"{org.org_id}  {org.name}")
+    return 0
+
+
+def _keys_create(services: Services, args: argparse.Namespace) -> int:
+    new = services.orgs.create_api_key(args.org)
+    print(f"API key for {args.org} (shown once; store it now, Salon keeps only a hash):")
+    print(new.plaintext)
+    return 0
+
+
+def _keys_list(services: Services, args: argparse.Namespace) -> int:
+    for key in services.orgs.list_api_keys(args.org):
+        state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+        print(f"{key.key_id}  {key.prefix}…  created {key.created_at:%Y-%m-%d %H:%M}  {state}")
+    return 0
+
+
+def _keys_revoke(services: Services, args: argparse.Namespace) -> int:
+    key = services.orgs.revoke_api_key(args.key_id)
+    print(f"revoked {key.key_id} ({key.prefix}…) of {key.org_name}")
+    return 0
+
+
+def _rotate_master(services: Services, _args: argparse.Namespace) -> int:
+    count = services.keyring.rotate_master()
+    print(f"new master key {services.keyring.master_key_id}; re-wrapped {count} data keys")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        default=argparse.SUPPRESS,
+        help="where Salon keeps its database, keys and certificate (default ./salon-data)",
+    )
+    parser = argparse.ArgumentParser(prog="salon", parents=[common], description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", parents=[common], help="run the HTTPS server")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", help="HTTPS port (default 8443)")
+    serve.add_argument("--public-url", help="https:// URL people reach Salon at")
+    serve.add_argument("--tls-cert", help="PEM certificate (default: self-signed in data dir)")
+    serve.add_argument("--tls-key", help="PEM private key for --tls-cert")
+    serve.add_argument("--http-redirect-port", help="also listen in HTTP, only to redirect")
+    serve.set_defaults(handler=_serve)
+
+    sub.add_parser("migrate", parents=[common], help="bring the schema up to date").set_defaults(
+        handler=_migrate
+    )
+
+    org = sub.add_parser("org", parents=[common], help="organizations").add_subparsers(
+        dest="org_command", required=True, metavar="ACTION"
+    )
+    create = org.add_parser("create", parents=[common], help="create an organization")
+    create.add_argument("name")
+    create.add_argument("--contact-email", help="privacy/security contact (stored encrypted)")
+    create.set_defaults(handler=_org_create)
+    org.add_parser("list", parents=[common], help="list organizations").set_defaults(
+        handler=_org_list
+    )
+    delete = org.add_parser("delete", parents=[common], help="delete and crypto-shred")
+    delete.add_argument("name")
+    delete.add_argument("--yes", action="store_true", help="really delete")
+    delete.set_defaults(handler=_org_delete)
+    find = org.add_parser("find", parents=[common], help="find by contact email")
+    find.add_argument("--email", required=True)
+    find.set_defaults(handler=_org_find)
+
+    keys = sub.add_parser("keys", parents=[common], help="API keys and the master key")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    kc = keys_sub.add_parser("create", parents=[common], help="create an API key")
+    kc.add_argument("--org", required=True)
+    kc.set_defaults(handler=_keys_create)
+    kl = keys_sub.add_parser("list", parents=[common], help="list an organization's API keys")
+    kl.add_argument("--org", required=True)
+    kl.set_defaults(handler=_keys_list)
+    kr = keys_sub.add_parser("revoke", parents=[common], help="revoke an API key by id")
+    kr.add_argument("key_id")
+    kr.set_defaults(handler=_keys_revoke)
+    keys_sub.add_parser(
+        "rotate-master", parents=[common], help="re-wrap all data keys under a new master key"
+    ).set_defaults(handler=_rotate_master)
+
+    privacy = sub.add_parser("privacy", parents=[common], help="privacy records")
+    privacy.add_subparsers(dest="privacy_command", required=True, metavar="ACTION").add_parser(
+        "inventory", help="print the data inventory as Markdown"
+    ).set_defaults(handler=None)
+    return parser
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "privacy":
+        sys.stdout.write(render_markdown())
+        return 0
+    flags = {
+        name: getattr(args, name, None)
+        for name in (
+            "data_dir",
+            "host",
+            "port",
+            "public_url",
+            "tls_cert",
+            "tls_key",
+            "http_redirect_port",
+        )
+    }
+    handler: Callable[[Services, argparse.Namespace], int] = args.handler
+    try:
+        settings = load_settings(flags=flags)
+        _configure_logging(settings)
+        services = build_services(settings)
+    except SalonError as exc:
+        print(f"salon: {exc.message}", file=sys.stderr)
+        return 2
+    try:
+        return handler(services, args)
+    except SalonError as exc:
+        print(f"salon: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        services.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""Salon's one exception tree.
+
+Every error Salon raises on purpose is a ``SalonError``. Each class carries a stable machine
+``code``, the HTTP ``status`` a REST response uses and the ``signal_code`` a signaling error
+event uses, so one place decides how a failure looks on every surface. The message is written
+for the caller: it says what was wrong and how to fix it. Server-side detail (SQL, stack
+traces, key material) never goes into a message.
+
+    SalonError
+    ├── ConfigError                 a setting is wrong; start-up stops       (no HTTP status)
+    ├── InvalidInput                bad request body / query / parameter     400 invalid_input
+    │   ├── PayloadTooLarge         body over the size bound                 413 payload_too_large
+    │   └── UnsupportedContentType  body is not JSON                         415 unsupported_...
+    ├── Unauthenticated             missing or bad API key                   401 unauthenticated
+    ├── Forbidden                   authenticated but not allowed            403 forbidden
+    ├── NotFound                    no such resource (for this org)          404 not_found
+    ├── Conflict                    the resource already exists              409 conflict
+    ├── RoomDeactivated             the room's end date + 1 h has passed     410 room_deactivated
+    ├── RateLimited                 the org's points for the minute are used 429 rate_limited
+    ├── InvalidToken                a room key / grant failed verification   401 invalid_token
+    └── DecryptionError             any failure to unwrap or decrypt         500 internal_error
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "ConfigError",
+    "Conflict",
+    "DecryptionError",
+    "FieldProblem",
+    "Forbidden",
+    "InvalidInput",
+    "InvalidToken",
+    "NotFound",
+    "PayloadTooLarge",
+    "RateLimited",
+    "RoomDeactivated",
+    "SalonError",
+    "Unauthenticated",
+    "UnsupportedContentType",
+]
+
+
+class SalonError(Exception):
+    """Base of every error Salon raises on purpose."""
+
+    code = "internal_error"
+    status = 500
+    signal_code = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(SalonError):
+    """A setting is missing, malformed or conflicts with another; start-up stops."""
+
+    code = "config_error"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """One invalid field: where it is (``recording.destination.bucket``) and what is allowed."""
+
+    field: str
+    message: str
+
+
+class InvalidInput(SalonError):
+    """The request carried a value that is not allowed; nothing was changed."""
+
+    code = "invalid_input"
+    status = 400
+    signal_code = "invalid_message"
+
+    def __init__(self, problems: Sequence[FieldProblem]) -> None:
+        self.problems = tuple(problems)
+        summary = "; ".join(f"{p.field}: {p.message}" for p in self.problems)
+        super().__init__(f"Invalid request. {summary}")
+
+    @classmethod
+    def one(cls, field: str, message: str) -> InvalidInput:
+        return cls([FieldProblem(field, message)])
+
+
+class PayloadTooLarge(InvalidInput):
+    code = "payload_too_large"
+    status = 413
+    signal_code = "message_too_large"
+
+
+class UnsupportedContentType(InvalidInput):
+    code = "unsupported_content_type"
+    status = 415
+
+    def __init__(self) -> None:
+        super().__init__([FieldProblem("Content-Type", "must be application/json")])
+
+
+class Unauthenticated(SalonError):
+    code = "unauthenticated"
+    status = 401
+    signal_code = "unauthenticated"
+
+
+class Forbidden(SalonError):
+    code = "forbidden"
+    status = 403
+    signal_code = "forbidden"
+
+
+class NotFound(SalonError):
+    code = "not_found"
+    status = 404
+    signal_code = "not_found"
+
+
+class Conflict(SalonError):
+    code = "conflict"
+    status = 409
+    signal_code = "conflict"
+
+
+class RoomDeactivated(SalonError):
+    code = "room_deactivated"
+    status = 410
+    signal_code = "room_deactivated"
+
+
+class RateLimited(SalonError):
+    """The organization spent its points for the current window."""
+
+    code = "rate_limited"
+    status = 429
+    signal_code = "rate_limited"
+
+    def __init__(self, message: str, *, ms_left: int) -> None:
+        super().__init__(message)
+        self.ms_left = ms_left
+
+
+class InvalidToken(SalonError):
+    """A room key or grant is forged, expired, or for another room. Deliberately opaque."""
+
+    code = "invalid_token"
+    status = 401
+    signal_code = "invalid_token"
+
+    def __init__(self) -> None:
+        super().__init__("The room key is invalid or has expired.")
+
+
+class DecryptionError(SalonError):
+    """Any failure to unwrap a key or decrypt a value. Deliberately opaque."""
+
+    code = "internal_error"
+    status = 500
+
+    def __init__(self) -> None:
+        super().__init__("Stored data could not be decrypted.")

@@ -1,0 +1,102 @@
+"""``salon serve``: HTTPS only (an optional HTTP port only redirects), plus the room sweeper."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from urllib.parse import urlsplit
+
+import uvicorn
+from starlette.types import Receive, Scope, Send
+
+from salon.api.app import create_app
+from salon.services.container import Services
+from salon.tls import ensure_self_signed
+
+__all__ = ["serve"]
+
+log = logging.getLogger("salon.server")
+
+
+class RedirectToHttps:
+    """The only thing Salon answers in plain HTTP: a permanent redirect to HTTPS."""
+
+    def __init__(self, public_url: str) -> None:
+        self.public_url = public_url
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        target = self.public_url + scope["path"]
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 308,
+                "headers": [(b"location", target.encode()), (b"content-length", b"0")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def _sweep_forever(services: Services) -> None:
+    interval = services.settings.sweep_interval_seconds
+    while True:
+        try:
+            purged = await asyncio.to_thread(services.meetings.purge_expired)
+            if purged:
+                log.info("purged %d ended rooms", purged)
+        except Exception:
+            log.exception("room sweep failed; will retry")
+        await asyncio.sleep(interval)
+
+
+def _uvicorn_config(app: object, host: str, port: int, **tls: object) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        host=host,
+        port=port,
+        access_log=False,
+        server_header=False,
+        proxy_headers=False,
+        log_config=None,
+        lifespan="off",
+        **tls,  # type: ignore[arg-type]
+    )
+
+
+async def serve(services: Services) -> None:
+    settings = services.settings.server
+    cert, key = settings.tls_cert, settings.tls_key
+    if cert is None or key is None:
+        hostname = urlsplit(settings.public_url).hostname or "localhost"
+        cert, key = ensure_self_signed(services.settings.data_dir, [hostname], services.clock)
+        log.info("using the self-signed certificate %s", cert)
+    config = _uvicorn_config(
+        create_app(services),
+        settings.host,
+        settings.port,
+        ssl_certfile=str(cert),
+        ssl_keyfile=str(key),
+        ssl_ciphers="ECDHE+AESGCM:ECDHE+CHACHA20",
+    )
+    config.load()
+    assert config.ssl is not None
+    config.ssl.minimum_version = ssl.TLSVersion.TLSv1_2
+    servers = [uvicorn.Server(config)]
+    if settings.http_redirect_port is not None:
+        redirect = _uvicorn_config(
+            RedirectToHttps(settings.public_url), settings.host, settings.http_redirect_port
+        )
+        servers.append(uvicorn.Server(redirect))
+    log.info("Salon listening on %s", settings.public_url)
+    sweeper = asyncio.create_task(_sweep_forever(services))
+    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    try:
+        # A signal reaches only one of the servers; when any stops, stop them all.
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for server in servers:
+            server.should_exit = True
+        await asyncio.gather(*tasks)
+    finally:
+        sweeper.cancel()

@@ -1,0 +1,64 @@
+"""One typed container of services, built from settings; tests build it with a fake clock."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from salon.auth.room_keys import RoomKeySigner, RoomKeyVerifier, load_room_key_secret
+from salon.clock import Clock, SystemClock
+from salon.config import Settings
+from salon.services.insights import InsightsService
+from salon.services.keyring import Keyring
+from salon.services.meetings import MeetingService
+from salon.services.orgs import OrgService
+from salon.services.rate_limit import InMemoryRateLimiter, RateLimiter
+from salon.storage.db import Database
+
+__all__ = ["Services", "build_services"]
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    clock: Clock
+    db: Database
+    keyring: Keyring
+    room_keys: RoomKeyVerifier
+    rate_limiter: RateLimiter
+    orgs: OrgService
+    meetings: MeetingService
+    insights: InsightsService
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def _private_dir(path: os.PathLike[str]) -> None:
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    """Everything Salon needs, wired; creates the data dir, keys and schema on first use."""
+    clock = clock or SystemClock()
+    _private_dir(settings.data_dir)
+    db = Database(settings.database_url.reveal())
+    db.migrate()
+    keyring = Keyring(settings.master_key_file, db)
+    secret = load_room_key_secret(settings.room_key_secret_file)
+    verifier = RoomKeyVerifier(secret, clock)
+    meetings = MeetingService(
+        db, keyring, clock, settings.server.public_url, RoomKeySigner(secret), verifier
+    )
+    return Services(
+        settings=settings,
+        clock=clock,
+        db=db,
+        keyring=keyring,
+        room_keys=verifier,
+        rate_limiter=InMemoryRateLimiter(settings.rate_limit_points, clock),
+        orgs=OrgService(db, keyring, clock),
+        meetings=meetings,
+        insights=InsightsService(meetings),
+    )

@@ -1,0 +1,164 @@
+"""The data inventory: every stored column, what it holds, why, for how long, and how.
+
+This is the start of the records of processing (GDPR art. 30). A test fails when a model column
+is missing here, or when a column declared encrypted is not a ciphertext column. ``salon privacy
+inventory`` prints it as Markdown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = ["INVENTORY", "Category", "Protection", "StoredField", "render_markdown"]
+
+
+class Category(StrEnum):
+    NONE = "not personal"
+    CONTACT = "contact data"
+    CREDENTIAL = "customer credential"
+    ROOM_METADATA = "meeting metadata"
+    KEY_MATERIAL = "key material"
+
+
+class Protection(StrEnum):
+    PLAIN = "plain"
+    ORG_KEY = "AES-256-GCM, org data key"
+    MASTER_KEY = "AES-256-GCM, master key"
+    BLIND_INDEX = "HMAC-SHA-256 blind index, org key"
+    HASH = "SHA-256 hash"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredField:
+    column: str
+    category: Category
+    purpose: str
+    retention: str
+    protection: Protection
+    personal: bool
+
+    @property
+    def readable_without_keys(self) -> bool:
+        return self.protection is Protection.PLAIN
+
+
+_UNTIL_ORG_DELETED = "until the organization is deleted"
+_UNTIL_PURGE = "until the room is purged, within 24 h after its end date"
+
+
+def _f(
+    column: str,
+    category: Category,
+    purpose: str,
+    retention: str,
+    *,
+    protection: Protection = Protection.PLAIN,
+    personal: bool = False,
+) -> StoredField:
+    return StoredField(column, category, purpose, retention, protection, personal)
+
+
+INVENTORY: tuple[StoredField, ...] = (
+    _f("organizations.id", Category.NONE, "identify the customer account", _UNTIL_ORG_DELETED),
+    _f("organizations.name", Category.NONE, "name the customer account", _UNTIL_ORG_DELETED),
+    _f("organizations.created_at", Category.NONE, "account bookkeeping", _UNTIL_ORG_DELETED),
+    _f(
+        "organizations.wrapped_data_key",
+        Category.KEY_MATERIAL,
+        "the org's data key, wrapped by the master key; destroyed on deletion",
+        _UNTIL_ORG_DELETED,
+        protection=Protection.MASTER_KEY,
+    ),
+    _f(
+        "organizations.master_key_id",
+        Category.NONE,
+        "which master key wraps the data key",
+        _UNTIL_ORG_DELETED,
+    ),
+    _f(
+        "organizations.contact_email_enc",
+        Category.CONTACT,
+        "reach the customer about privacy and security matters",
+        _UNTIL_ORG_DELETED,
+        protection=Protection.ORG_KEY,
+        personal=True,
+    ),
+    _f(
+        "organizations.contact_email_bidx",
+        Category.CONTACT,
+        "find an organization by contact email without decrypting (keyed blind index)",
+        _UNTIL_ORG_DELETED,
+        protection=Protection.BLIND_INDEX,
+        personal=True,
+    ),
+    _f("api_keys.id", Category.NONE, "name an API key for revocation", _UNTIL_ORG_DELETED),
+    _f("api_keys.org_id", Category.NONE, "the key's organization", _UNTIL_ORG_DELETED),
+    _f(
+        "api_keys.key_hash",
+        Category.CREDENTIAL,
+        "authenticate API calls; only a SHA-256 hash of the key is kept",
+        _UNTIL_ORG_DELETED,
+        protection=Protection.HASH,
+    ),
+    _f("api_keys.prefix", Category.NONE, "recognise a key in listings", _UNTIL_ORG_DELETED),
+    _f("api_keys.created_at", Category.NONE, "key bookkeeping", _UNTIL_ORG_DELETED),
+    _f("api_keys.revoked_at", Category.NONE, "refuse revoked keys", _UNTIL_ORG_DELETED),
+    _f("meetings.id", Category.NONE, "identify the meeting (meetingId)", _UNTIL_PURGE),
+    _f("meetings.org_id", Category.NONE, "the meeting's organization", _UNTIL_PURGE),
+    _f(
+        "meetings.room_name",
+        Category.ROOM_METADATA,
+        "the room's address; the prefix is chosen by the customer",
+        _UNTIL_PURGE,
+    ),
+    _f("meetings.room_mode", Category.ROOM_METADATA, "normal (P2P) or group (SFU)", _UNTIL_PURGE),
+    _f("meetings.is_locked", Category.ROOM_METADATA, "initial lock state", _UNTIL_PURGE),
+    _f("meetings.template_type", Category.ROOM_METADATA, "room template", _UNTIL_PURGE),
+    _f("meetings.start_date", Category.ROOM_METADATA, "when the room opened", _UNTIL_PURGE),
+    _f("meetings.end_date", Category.ROOM_METADATA, "deactivation and purge", _UNTIL_PURGE),
+    _f("meetings.created_at", Category.ROOM_METADATA, "listing order", _UNTIL_PURGE),
+    _f(
+        "meetings.recording_enc",
+        Category.CREDENTIAL,
+        "where recordings go, with the customer's storage credentials",
+        _UNTIL_PURGE,
+        protection=Protection.ORG_KEY,
+    ),
+    _f(
+        "meetings.live_transcription_enc",
+        Category.CREDENTIAL,
+        "where transcripts go, with the customer's storage credentials",
+        _UNTIL_PURGE,
+        protection=Protection.ORG_KEY,
+    ),
+    _f(
+        "meetings.streaming_enc",
+        Category.CREDENTIAL,
+        "the RTMP destination, whose URL carries a stream key",
+        _UNTIL_PURGE,
+        protection=Protection.ORG_KEY,
+    ),
+)
+
+
+def render_markdown() -> str:
+    """The inventory as a Markdown table, plus what is deliberately never stored."""
+    lines = [
+        "# Salon data inventory",
+        "",
+        "| column | category | personal | protection | purpose | retention |",
+        "|---|---|---|---|---|---|",
+    ]
+    for item in INVENTORY:
+        lines.append(
+            f"| `{item.column}` | {item.category.value} | {'yes' if item.personal else 'no'} | "
+            f"{item.protection.value} | {item.purpose} | {item.retention} |"
+        )
+    lines += [
+        "",
+        "Never stored: IP addresses, user agents, audio, video, chat messages.",
+        "Encrypted values use AES-256-GCM under a per-organization data key wrapped by the",
+        "master key; API keys are stored only as SHA-256 hashes.",
+    ]
+    return "\n".join(lines) + "\n"
