@@ -20,6 +20,14 @@ def _serve(services: Services, _args: argparse.Namespace) -> int:
     from salon.server import serve
 
     print(f"Salon is starting on {services.settings.server.public_url}", flush=True)
+    if not services.orgs.all():
+        data_dir = services.settings.data_dir
+        print(
+            "No organization yet. To call the REST API, create one and an API key:\n"
+            f"    salon --data-dir {data_dir} org create myorg\n"
+            f"    salon --data-dir {data_dir} keys create --org myorg",
+            flush=True,
+        )
     asyncio.run(serve(services))
     return 0
 

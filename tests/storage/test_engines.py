@@ -147,3 +147,22 @@ def test_pagination_is_stable_across_equal_sort_values(store: Services, clock: F
         cursor = page.cursor
     assert sorted(seen) == sorted(ids)
     assert len(seen) == len(ids)
+
+
+def test_running_server_follows_a_rotation_done_by_another_process(
+    store: Services, clock: FakeClock
+):
+    before = store.orgs.create("before", "a@before.example")
+    other_process = build_services(store.settings, clock)
+    try:
+        other_process.keyring.rotate_master()
+    finally:
+        other_process.close()
+    # The long-running process wraps new keys with the new master key and reads old ones.
+    after = store.orgs.create("after", "b@after.example")
+    fresh = build_services(store.settings, clock)
+    try:
+        assert fresh.orgs.settings(before.org_id).contact_email == "a@before.example"
+        assert fresh.orgs.settings(after.org_id).contact_email == "b@after.example"
+    finally:
+        fresh.close()

@@ -44,6 +44,7 @@ class Keyring:
         self._lock = threading.Lock()
         self._ciphers: dict[str, OrgCipher] = {}
         self._master = self._load()
+        self._stamp = self._file_stamp()
 
     @property
     def master_key_id(self) -> str:
@@ -68,9 +69,25 @@ class Keyring:
                 pending.unlink()
         return MasterKey.load_or_create(self._path)
 
+    def _file_stamp(self) -> tuple[int, int]:
+        try:
+            stat = self._path.stat()
+        except FileNotFoundError:
+            return (0, 0)
+        return (stat.st_mtime_ns, stat.st_ino)
+
+    def _current_master(self) -> MasterKey:
+        """The master key, re-read if another process (``rotate-master``) replaced the file."""
+        stamp = self._file_stamp()
+        if stamp != self._stamp:
+            with self._lock:
+                self._master = self._load()
+                self._stamp = self._file_stamp()
+        return self._master
+
     def new_org_key(self, org_id: str) -> NewOrgKey:
         data_key = new_data_key()
-        master = self._master
+        master = self._current_master()
         cipher = OrgCipher(org_id, data_key)
         with self._lock:
             self._ciphers[org_id] = cipher
@@ -80,13 +97,10 @@ class Keyring:
         cached = self._ciphers.get(org.id)
         if cached is not None:
             return cached
-        if org.master_key_id != self._master.key_id:
-            # Another process rotated the master key; pick up the new one.
-            with self._lock:
-                self._master = self._load()
-            if org.master_key_id != self._master.key_id:
-                raise DecryptionError()
-        cipher = OrgCipher(org.id, unwrap_data_key(self._master, org.id, org.wrapped_data_key))
+        master = self._current_master()
+        if org.master_key_id != master.key_id:
+            raise DecryptionError()
+        cipher = OrgCipher(org.id, unwrap_data_key(master, org.id, org.wrapped_data_key))
         with self._lock:
             self._ciphers[org.id] = cipher
         return cipher
@@ -122,4 +136,5 @@ class Keyring:
                 count = len(orgs)
             os.replace(pending, self._path)
             self._master = new
+            self._stamp = self._file_stamp()
             return count
