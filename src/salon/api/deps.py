@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from salon.errors import RateLimited, Unauthenticated
 from salon.services.container import Services
@@ -14,7 +15,7 @@ from salon.services.rate_limit import METHOD_COST
 __all__ = ["Caller", "ServicesDep", "get_services"]
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -22,7 +23,7 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def authenticate(request: Request, services: ServicesDep) -> OrgContext:
+async def authenticate(request: Request, services: ServicesDep) -> OrgContext:
     """The caller's organization; spends its rate-limit points for this request."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -31,7 +32,10 @@ def authenticate(request: Request, services: ServicesDep) -> OrgContext:
             "Missing API key. Send it as 'Authorization: Bearer <key>' "
             "(create one with `salon keys create --org NAME`)."
         )
-    org = services.orgs.authenticate(token.strip())
+    token = token.strip()
+    org = services.orgs.cached_authentication(token)
+    if org is None:
+        org = await run_in_threadpool(services.orgs.authenticate, token)
     decision = services.rate_limiter.consume(
         f"organization:{org.org_id}", METHOD_COST.get(request.method, 3)
     )

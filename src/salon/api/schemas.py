@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from salon.api.errors import MissingFields
 from salon.rooms.names import RoomNamePattern, normalise_prefix
 from salon.services.meetings import MeetingField, MeetingView, NewMeeting, RoomMode
 
@@ -135,9 +136,9 @@ class StorageDestination(_Strict):
         missing = [name for name in required if getattr(self, name) is None]
         if missing:
             auth = self.authenticationType or "accessKey"
-            raise ValueError(
-                f"provider 's3' with authenticationType '{auth}' needs {', '.join(required)}; "
-                f"missing: {', '.join(missing)}"
+            raise MissingFields(
+                missing,
+                f"provider 's3' with authenticationType '{auth}' needs {', '.join(required)}",
             )
         return self
 

@@ -22,6 +22,21 @@ ROOM_SORT_COLUMNS: dict[str, Any] = {
     "endAt": Meeting.end_date,
     "roomName": Meeting.room_name,
 }
+# Until sessions are recorded every room has the same totals (0) and session dates (null), so
+# sorting by them is exactly the tie-break order. The session issue replaces these with the
+# recorded aggregates.
+for _name in (
+    "firstSessionStartedAt",
+    "lastSessionStartedAt",
+    "totalParticipantMinutes",
+    "totalRecorderMinutes",
+    "totalStreamerMinutes",
+    "totalUniqueParticipants",
+    "totalUniqueRecorders",
+    "totalUniqueStreamers",
+    "totalSessions",
+):
+    ROOM_SORT_COLUMNS[_name] = Meeting.id
 DEFAULT_ROOM_SORT = SortSpec("createdAt", descending=True)
 
 

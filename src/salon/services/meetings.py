@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, select
+from sqlalchemy import ColumnElement, Select, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from salon.auth.room_keys import RoomGrant, RoomKeySigner, RoomKeyVerifier, RoomRole
@@ -189,36 +189,33 @@ class MeetingService:
         if spec.template_type == "viewerMode":
             fields = frozenset(MeetingField)
             room_mode, is_locked = RoomMode.GROUP, True
-        meeting_id = str(uuid.uuid4())
+        values: dict[str, Any] = {
+            "id": str(uuid.uuid4()),
+            "org_id": org_id,
+            "room_mode": room_mode.value,
+            "is_locked": is_locked,
+            "template_type": spec.template_type,
+            "start_date": now,
+            "end_date": spec.end_date,
+            "created_at": now,
+        }
+        with self._db.transaction() as session:
+            cipher = self._keyring.cipher(session, org_id)
+        for attr, column in _SEALED_OPTIONS.items():
+            value = getattr(spec, attr)
+            values[f"{attr}_enc"] = (
+                None if value is None else cipher.seal(column, json.dumps(value).encode())
+            )
         for _ in range(_NAME_ATTEMPTS):
-            room_name = generate_room_name(spec.room_name_prefix, spec.room_name_pattern)
-            if room_name[1:] in RESERVED:
+            values["room_name"] = generate_room_name(spec.room_name_prefix, spec.room_name_pattern)
+            if values["room_name"][1:] in RESERVED:
                 continue
-            with self._db.transaction() as session:
-                cipher = self._keyring.cipher(session, org_id)
-                row = Meeting(
-                    id=meeting_id,
-                    org_id=org_id,
-                    room_name=room_name,
-                    room_mode=room_mode.value,
-                    is_locked=is_locked,
-                    template_type=spec.template_type,
-                    start_date=now,
-                    end_date=spec.end_date,
-                    created_at=now,
-                )
-                for attr, column in _SEALED_OPTIONS.items():
-                    value = getattr(spec, attr)
-                    if value is not None:
-                        sealed = cipher.seal(column, json.dumps(value).encode())
-                        setattr(row, f"{attr}_enc", sealed)
-                try:
-                    session.add(row)
-                    session.flush()
-                except IntegrityError:
-                    session.rollback()
-                    continue
-            return self._view(row, fields)
+            try:
+                with self._db.transaction() as session:
+                    session.execute(insert(Meeting), [values])
+            except IntegrityError:
+                continue  # the room name is taken: draw another
+            return self._view(Meeting(**values), fields)
         raise InvalidInput.one(
             "roomNamePattern",
             "no free room name was found; use the uuid pattern or another prefix",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -65,10 +65,16 @@ def check_email(value: str, field: str = "contactEmail") -> str:
 
 
 class OrgService:
+    # How long a running server may keep answering for a key revoked by another process
+    # (``salon keys revoke``); a revocation through this service applies at once.
+    AUTH_CACHE_TTL = timedelta(seconds=10)
+    _AUTH_CACHE_MAX = 10_000
+
     def __init__(self, db: Database, keyring: Keyring, clock: Clock) -> None:
         self._db = db
         self._keyring = keyring
         self._clock = clock
+        self._auth_cache: dict[bytes, tuple[OrgContext, datetime]] = {}
 
     def create(self, name: str, contact_email: str | None = None) -> OrgContext:
         name = _check_name(name)
@@ -163,6 +169,7 @@ class OrgService:
             session.flush()
             session.execute(delete(Organization).where(Organization.id == org_id))
         self._keyring.forget(org_id)
+        self._forget_authentications(org_id)
 
     # API keys ------------------------------------------------------------------------------
 
@@ -201,7 +208,20 @@ class OrgService:
             key, org_name = row
             if key.revoked_at is None:
                 key.revoked_at = self._clock.now()
+            self._auth_cache.pop(key.key_hash, None)
             return ApiKeyInfo(key.id, org_name, key.prefix, key.created_at, key.revoked_at)
+
+    def cached_authentication(self, presented: str) -> OrgContext | None:
+        """The organization for ``presented`` if it was verified moments ago; never blocks."""
+        hit = self._auth_cache.get(hash_api_key(presented))
+        if hit is None or hit[1] <= self._clock.now():
+            return None
+        return hit[0]
+
+    def _forget_authentications(self, org_id: str | None = None) -> None:
+        for digest, (org, _) in list(self._auth_cache.items()):
+            if org_id is None or org.org_id == org_id:
+                self._auth_cache.pop(digest, None)
 
     def authenticate(self, presented: str) -> OrgContext:
         """The organization whose live API key ``presented`` is; else ``Unauthenticated``."""
@@ -214,4 +234,8 @@ class OrgService:
             ).one_or_none()
         if row is None or row.revoked_at is not None or not hashes_match(row.key_hash, digest):
             raise Unauthenticated("The API key is missing, invalid or revoked.")
-        return OrgContext(row.id, row.name)
+        org = OrgContext(row.id, row.name)
+        if len(self._auth_cache) >= self._AUTH_CACHE_MAX:
+            self._auth_cache.clear()
+        self._auth_cache[digest] = (org, self._clock.now() + self.AUTH_CACHE_TTL)
+        return org
