@@ -101,3 +101,22 @@ def test_secret_prints_masked():
     assert str(secret) == "**********"
     assert "s3cr3t" not in repr(secret)
     assert secret.reveal() == "s3cr3t"
+
+
+def test_mode_and_stun_urls(tmp_path: Path):
+    settings = load_settings(env={"SALON_DATA_DIR": str(tmp_path)})
+    assert settings.mode == "embedded" and settings.landing_page
+    assert settings.stun_urls == ()
+    settings = load_settings(
+        env={
+            "SALON_DATA_DIR": str(tmp_path),
+            "SALON_MODE": "production",
+            "SALON_STUN_URLS": "stun:stun.example.com:3478, stuns:stun.example.com",
+        }
+    )
+    assert not settings.landing_page
+    assert settings.stun_urls == ("stun:stun.example.com:3478", "stuns:stun.example.com")
+    with pytest.raises(ConfigError, match="SALON_STUN_URLS"):
+        load_settings(env={"SALON_DATA_DIR": str(tmp_path), "SALON_STUN_URLS": "http://x"})
+    with pytest.raises(ConfigError, match="must be embedded or production"):
+        load_settings(env={"SALON_DATA_DIR": str(tmp_path), "SALON_MODE": "dev"})

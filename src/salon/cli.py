@@ -111,6 +111,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert", help="PEM certificate (default: self-signed in data dir)")
     serve.add_argument("--tls-key", help="PEM private key for --tls-cert")
     serve.add_argument("--http-redirect-port", help="also listen in HTTP, only to redirect")
+    serve.add_argument(
+        "--mode", help="embedded (default; landing page on) or production (landing page off)"
+    )
     serve.set_defaults(handler=_serve)
 
     sub.add_parser("migrate", parents=[common], help="bring the schema up to date").set_defaults(
@@ -181,6 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "tls_cert",
             "tls_key",
             "http_redirect_port",
+            "mode",
         )
     }
     handler: Callable[[Services, argparse.Namespace], int] = args.handler

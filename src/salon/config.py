@@ -64,6 +64,15 @@ class Settings:
     rate_limit_points: int
     sweep_interval_seconds: int
     log_level: str
+    # "embedded" (one machine, landing page on) or "production" (landing page off).
+    mode: str = "embedded"
+    # STUN servers handed to participants at join (none by default: no third party learns
+    # who is in a call). TURN servers arrive with their own settings.
+    stun_urls: tuple[str, ...] = ()
+
+    @property
+    def landing_page(self) -> bool:
+        return self.mode == "embedded"
 
     @property
     def uses_sqlite(self) -> bool:
@@ -113,6 +122,20 @@ def _database_url(raw: str) -> str:
     if raw.startswith("postgresql://"):
         return "postgresql+psycopg://" + raw.removeprefix("postgresql://")
     return raw
+
+
+def _mode(raw: str) -> str:
+    if raw not in ("embedded", "production"):
+        raise ValueError("must be embedded or production")
+    return raw
+
+
+def _stun_urls(raw: str) -> tuple[str, ...]:
+    urls = tuple(u.strip() for u in raw.split(",") if u.strip())
+    for url in urls:
+        if not url.startswith(("stun:", "stuns:")) or any(c.isspace() for c in url):
+            raise ValueError(f"must be comma-separated stun: URLs; {url!r} is not one")
+    return urls
 
 
 def _display_host(host: str) -> str:
@@ -238,4 +261,6 @@ def load_settings(
         rate_limit_points=reader.get("rate_limit_points", _int_in(1, 10_000_000), 1000),
         sweep_interval_seconds=reader.get("sweep_interval_seconds", _int_in(1, 86400), 300),
         log_level=reader.get("log_level", _log_level, "info"),
+        mode=reader.get("mode", _mode, "embedded"),
+        stun_urls=reader.get("stun_urls", _stun_urls, ()),
     )
