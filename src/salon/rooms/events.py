@@ -26,17 +26,18 @@ __all__ = [
     "ChatRelay",
     "ConnectionLost",
     "Disconnect",
+    "Effect",
     "EndMeeting",
     "Event",
-    "Effect",
     "GrantKey",
     "HoldKnocker",
     "Join",
     "Knock",
     "Leave",
     "MediaState",
-    "ParticipantLeftSession",
+    "MuteKind",
     "ParticipantJoinedSession",
+    "ParticipantLeftSession",
     "RejectKnocker",
     "RemoveParticipant",
     "Reply",
@@ -48,7 +49,6 @@ __all__ = [
     "SetLock",
     "Signal",
     "Tick",
-    "MuteKind",
 ]
 
 
