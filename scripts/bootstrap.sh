@@ -2,7 +2,8 @@
 # Installs what Salon needs on Debian 12: system packages (as root, or says what to install),
 # then the virtual environment at .venv with Salon in it.
 #   scripts/bootstrap.sh          what `make run` needs
-#   scripts/bootstrap.sh --test   also what the test suite needs (PostgreSQL, test tools)
+#   scripts/bootstrap.sh --test   also what the test suite needs (PostgreSQL, test tools,
+#                                 Chromium and Playwright for the browser tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +15,14 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || mis
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 if [ "$want_test" = 1 ]; then
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
-  command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
+  # runuser (PostgreSQL as root) and unshare (scripts/e2e's network namespace)
+  { command -v runuser && command -v unshare; } >/dev/null 2>&1 || missing+=(util-linux)
+  # Browser tests (scripts/e2e): Debian's Chromium driven by Playwright (whose wheel brings its
+  # own driver; it never downloads a browser here), and `ip` to bring up
+  # loopback in the network namespace scripts/e2e makes.
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -d /usr/share/fonts/truetype/liberation ] || missing+=(fonts-liberation)
+  command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing+=(iproute2)
 fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -30,6 +38,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
     exit 1
   fi
 fi
+
+# The browser's socket.io-client (pinned; fetched with npm into a git-ignored folder).
+scripts/web-deps.sh
 
 extras=""
 [ "$want_test" = 1 ] && extras="[test]"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 from urllib.parse import urlsplit
 
@@ -11,8 +12,9 @@ import anyio.to_thread
 import uvicorn
 from starlette.types import Receive, Scope, Send
 
-from salon.api.app import create_app
+from salon.api.app import create_asgi_app
 from salon.services.container import Services
+from salon.signaling.server import MAX_FRAME_BYTES, SignalingServer
 from salon.tls import ensure_self_signed
 
 __all__ = ["serve"]
@@ -40,6 +42,17 @@ class RedirectToHttps:
         await send({"type": "http.response.body", "body": b""})
 
 
+class _NoClientAddresses(logging.Filter):
+    """Drops uvicorn's WebSocket handshake lines, which name the client's address and port:
+    Salon never stores IP addresses, and a log file is storage."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return '"WebSocket ' not in str(record.msg)
+
+
+_HANDSHAKE_FILTER = _NoClientAddresses()
+
+
 async def _sweep_forever(services: Services) -> None:
     interval = services.settings.sweep_interval_seconds
     while True:
@@ -62,12 +75,31 @@ def _uvicorn_config(app: object, host: str, port: int, **tls: object) -> uvicorn
         proxy_headers=False,
         log_config=None,
         lifespan="off",
+        # A long-poll still open when Salon stops must not hold the stop for long.
+        timeout_graceful_shutdown=5,
         **tls,  # type: ignore[arg-type]
     )
 
 
+class _SignalingAwareServer(uvicorn.Server):
+    """Sends every signaling client away before uvicorn waits for open requests, so pending
+    long-polls are answered at once and clients reconnect (and resume) promptly."""
+
+    def __init__(self, config: uvicorn.Config, signaling: SignalingServer) -> None:
+        super().__init__(config)
+        self._signaling = signaling
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await self._signaling.disconnect_all()
+        except Exception as exc:
+            log.error("disconnecting signaling clients failed: %s", type(exc).__name__)
+        await super().shutdown(sockets)
+
+
 async def serve(services: Services) -> None:
     settings = services.settings.server
+    logging.getLogger("uvicorn.error").addFilter(_HANDSHAKE_FILTER)
     if services.settings.uses_sqlite:
         # SQLite admits one writer at a time. One worker thread serves requests in arrival
         # order; forty threads would race for the write lock and SQLite's busy handler would
@@ -78,18 +110,20 @@ async def serve(services: Services) -> None:
         hostname = urlsplit(settings.public_url).hostname or "localhost"
         cert, key = ensure_self_signed(services.settings.data_dir, [hostname], services.clock)
         log.info("using the self-signed certificate %s", cert)
+    signaling = SignalingServer(services)
     config = _uvicorn_config(
-        create_app(services),
+        create_asgi_app(services, signaling),
         settings.host,
         settings.port,
         ssl_certfile=str(cert),
         ssl_keyfile=str(key),
         ssl_ciphers="ECDHE+AESGCM:ECDHE+CHACHA20",
+        ws_max_size=MAX_FRAME_BYTES,
     )
     config.load()
     assert config.ssl is not None
     config.ssl.minimum_version = ssl.TLSVersion.TLSv1_2
-    servers = [uvicorn.Server(config)]
+    servers: list[uvicorn.Server] = [_SignalingAwareServer(config, signaling)]
     if settings.http_redirect_port is not None:
         redirect = _uvicorn_config(
             RedirectToHttps(settings.public_url), settings.host, settings.http_redirect_port
@@ -97,6 +131,7 @@ async def serve(services: Services) -> None:
         servers.append(uvicorn.Server(redirect))
     log.info("Salon listening on %s", settings.public_url)
     sweeper = asyncio.create_task(_sweep_forever(services))
+    ticker = asyncio.create_task(signaling.run_ticker())
     tasks = [asyncio.create_task(server.serve()) for server in servers]
     try:
         # A signal reaches only one of the servers; when any stops, stop them all.
@@ -106,3 +141,5 @@ async def serve(services: Services) -> None:
         await asyncio.gather(*tasks)
     finally:
         sweeper.cancel()
+        ticker.cancel()
+        await signaling.close()

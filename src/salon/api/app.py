@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 
+import socketio  # type: ignore[import-untyped]
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp
 
 from salon import __version__
 from salon.api import insights, meetings, organization
@@ -15,9 +17,10 @@ from salon.api.errors import error_payload, problems_from_pydantic
 from salon.api.middleware import BodyLimit, Edge
 from salon.errors import InvalidInput, SalonError
 from salon.services.container import Services
+from salon.signaling.server import SignalingServer
 from salon.web import pages
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "create_asgi_app"]
 
 log = logging.getLogger("salon.api")
 
@@ -64,4 +67,13 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(pages.router)
     app.add_middleware(BodyLimit, max_bytes=services.settings.server.max_body_bytes)
     app.add_middleware(Edge)
+    return app
+
+
+def create_asgi_app(services: Services, signaling: SignalingServer | None = None) -> ASGIApp:
+    """Everything Salon serves over HTTPS: signaling at ``/socket.io/``, the rest by FastAPI."""
+    signaling = signaling or SignalingServer(services)
+    app: ASGIApp = socketio.ASGIApp(
+        signaling.sio, other_asgi_app=create_app(services), socketio_path="socket.io"
+    )
     return app

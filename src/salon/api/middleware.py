@@ -28,7 +28,6 @@ _COMMON = [
     (b"referrer-policy", b"no-referrer"),
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
-    (b"cache-control", b"no-store"),
 ]
 
 
@@ -46,18 +45,18 @@ class Edge:
         start = time.perf_counter()
         path = scope["path"]
         is_api = path.startswith("/v1") or path == "/healthz"
+        # Static assets may say how long they keep; everything else is never cached.
+        dropped = (b"server",) if path.startswith("/static/") else (b"server", b"cache-control")
         status = 500
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = [
-                    (k, v)
-                    for k, v in message.get("headers", [])
-                    if k not in (b"server", b"cache-control")
-                ]
+                headers = [(k, v) for k, v in message.get("headers", []) if k not in dropped]
                 headers.extend(_COMMON)
+                if not any(k == b"cache-control" for k, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
                 if not any(k == b"content-security-policy" for k, _ in headers):
                     headers.append((b"content-security-policy", API_CSP if is_api else PAGE_CSP))
                 extra: Iterable[tuple[str, str]] = (

@@ -13,6 +13,8 @@ from salon.services.keyring import Keyring
 from salon.services.meetings import MeetingService
 from salon.services.orgs import OrgService
 from salon.services.rate_limit import InMemoryRateLimiter, RateLimiter
+from salon.services.sessions import SessionService
+from salon.signaling.registry import RoomRegistry
 from salon.storage.db import Database
 
 __all__ = ["Services", "build_services"]
@@ -25,10 +27,14 @@ class Services:
     db: Database
     keyring: Keyring
     room_keys: RoomKeyVerifier
+    room_key_signer: RoomKeySigner
     rate_limiter: RateLimiter
     orgs: OrgService
     meetings: MeetingService
     insights: InsightsService
+    sessions: SessionService
+    # The live rooms of this node (in memory; the signaling shell is their only user).
+    rooms: RoomRegistry
 
     def close(self) -> None:
         self.db.dispose()
@@ -48,17 +54,19 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     keyring = Keyring(settings.master_key_file, db)
     secret = load_room_key_secret(settings.room_key_secret_file)
     verifier = RoomKeyVerifier(secret, clock)
-    meetings = MeetingService(
-        db, keyring, clock, settings.server.public_url, RoomKeySigner(secret), verifier
-    )
+    signer = RoomKeySigner(secret)
+    meetings = MeetingService(db, keyring, clock, settings.server.public_url, signer, verifier)
     return Services(
         settings=settings,
         clock=clock,
         db=db,
         keyring=keyring,
         room_keys=verifier,
+        room_key_signer=signer,
         rate_limiter=InMemoryRateLimiter(settings.rate_limit_points, clock),
         orgs=OrgService(db, keyring, clock),
         meetings=meetings,
-        insights=InsightsService(meetings),
+        insights=InsightsService(db, keyring, meetings),
+        sessions=SessionService(db, keyring),
+        rooms=RoomRegistry(),
     )

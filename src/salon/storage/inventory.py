@@ -19,6 +19,7 @@ class Category(StrEnum):
     CREDENTIAL = "customer credential"
     ROOM_METADATA = "meeting metadata"
     KEY_MATERIAL = "key material"
+    ATTENDANCE = "attendance data"
 
 
 class Protection(StrEnum):
@@ -45,6 +46,7 @@ class StoredField:
 
 _UNTIL_ORG_DELETED = "until the organization is deleted"
 _UNTIL_PURGE = "until the room is purged, within 24 h after its end date"
+_INSIGHTS = "until the organization is deleted (usage history outlives the room)"
 
 
 def _f(
@@ -138,6 +140,78 @@ INVENTORY: tuple[StoredField, ...] = (
         "the RTMP destination, whose URL carries a stream key",
         _UNTIL_PURGE,
         protection=Protection.ORG_KEY,
+    ),
+    _f("room_sessions.id", Category.NONE, "identify a session (roomSessionId)", _INSIGHTS),
+    _f("room_sessions.org_id", Category.NONE, "the session's organization", _INSIGHTS),
+    _f(
+        "room_sessions.meeting_id",
+        Category.NONE,
+        "the session's room while it exists; set to null when the room is purged",
+        _UNTIL_PURGE,
+    ),
+    _f(
+        "room_sessions.room_name",
+        Category.ROOM_METADATA,
+        "find a room's sessions by name, also after the room is purged",
+        _INSIGHTS,
+    ),
+    _f("room_sessions.started_at", Category.ROOM_METADATA, "usage insights", _INSIGHTS),
+    _f("room_sessions.ended_at", Category.ROOM_METADATA, "usage insights", _INSIGHTS),
+    _f("session_participants.id", Category.NONE, "identify an attendance row", _INSIGHTS),
+    _f("session_participants.session_id", Category.NONE, "the attendance's session", _INSIGHTS),
+    _f(
+        "session_participants.participant_id",
+        Category.NONE,
+        "a random id drawn per connection; links to no person, device or address",
+        _INSIGHTS,
+    ),
+    _f(
+        "session_participants.role",
+        Category.ATTENDANCE,
+        "host / visitor / viewer counts in insights",
+        _INSIGHTS,
+    ),
+    _f(
+        "session_participants.joined_at",
+        Category.ATTENDANCE,
+        "participant minutes in insights",
+        _INSIGHTS,
+    ),
+    _f(
+        "session_participants.left_at",
+        Category.ATTENDANCE,
+        "participant minutes in insights",
+        _INSIGHTS,
+    ),
+    _f(
+        "session_participants.minutes",
+        Category.ATTENDANCE,
+        "the connection's length rounded up to minutes (totalParticipantMinutes)",
+        _INSIGHTS,
+    ),
+    _f(
+        "session_participants.display_name_enc",
+        Category.ATTENDANCE,
+        "the name a participant chose, shown in /insights/participants",
+        _INSIGHTS,
+        protection=Protection.ORG_KEY,
+        personal=True,
+    ),
+    _f(
+        "session_participants.external_id_enc",
+        Category.ATTENDANCE,
+        "the customer's own id for the participant, given at join (externalId)",
+        _INSIGHTS,
+        protection=Protection.ORG_KEY,
+        personal=True,
+    ),
+    _f(
+        "session_participants.external_id_bidx",
+        Category.ATTENDANCE,
+        "find a participant's sessions by externalId without decrypting (keyed blind index)",
+        _INSIGHTS,
+        protection=Protection.BLIND_INDEX,
+        personal=True,
     ),
 )
 

@@ -14,6 +14,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     String,
@@ -24,7 +25,15 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from salon.clock import utc
 
-__all__ = ["ApiKey", "Base", "Meeting", "Organization", "UTCDateTime"]
+__all__ = [
+    "ApiKey",
+    "Base",
+    "Meeting",
+    "Organization",
+    "RoomSession",
+    "SessionParticipant",
+    "UTCDateTime",
+]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -98,3 +107,51 @@ class Meeting(Base):
     recording_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     live_transcription_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     streaming_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class RoomSession(Base):
+    """One session of a room: from the moment two people are in it until it empties.
+
+    ``meeting_id`` links the session to its room while the room exists and is set to NULL when
+    the sweeper purges the room, so usage history (what insights report) outlives the room; the
+    room's name is kept beside it for ``/insights/room-sessions?roomName=``. Insights for a live
+    room join on ``meeting_id``, never on the name, because a purged room's name can be reused.
+    """
+
+    __tablename__ = "room_sessions"
+    __table_args__ = (Index("ix_room_sessions_org_id_room_name", "org_id", "room_name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    org_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    meeting_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("meetings.id", ondelete="SET NULL"), index=True
+    )
+    room_name: Mapped[str] = mapped_column(String(80))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SessionParticipant(Base):
+    """One connection of one participant to a session: role, join and leave times.
+
+    ``minutes`` is the connection's length rounded up to whole minutes, written when it ends.
+    The display name and external id are sealed with the organization's key; the external id
+    also has a blind index so ``/insights/participants?externalId=`` finds it without decrypting.
+    """
+
+    __tablename__ = "session_participants"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("room_sessions.id", ondelete="CASCADE"), index=True
+    )
+    participant_id: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    minutes: Mapped[int | None] = mapped_column(Integer)
+    display_name_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    external_id_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    external_id_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(16), index=True)

@@ -1,39 +1,176 @@
-"""Server-rendered pages: the room address and the clear refusals when a room cannot be entered."""
+"""Server-rendered pages: the room app's shell at ``/<room>``, the clear refusals when a room
+cannot be entered, and the landing page at ``/`` (embedded mode only).
+
+No page carries inline script or style (the CSP forbids both): the room app is ES modules under
+``/static/``, and what it needs from the server travels in ``data-`` attributes.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from functools import cache
 from html import escape
 from importlib.resources import files
 from string import Template
 from typing import Annotated
+from urllib.parse import parse_qs, urlsplit
 
-from fastapi import APIRouter, Query
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
 
 from salon.api.deps import ServicesDep
-from salon.auth.room_keys import RoomRole
-from salon.errors import InvalidToken, NotFound, RoomDeactivated, SalonError
+from salon.errors import Conflict, InvalidToken, NotFound, RoomDeactivated, SalonError
+from salon.services.container import Services
+from salon.services.meetings import MeetingField, MeetingView, NewMeeting, RoomMode
+from salon.services.orgs import OrgContext
+from salon.web.static_files import router as static_router
+
+__all__ = ["LANDING_MEETING_HOURS", "LOCAL_ORG", "router"]
+
+# The organization that owns meetings started from the landing page.
+LOCAL_ORG = "local"
+LANDING_MEETING_HOURS = 24
+# A landing-page start costs what an API write costs, from one shared budget.
+_LANDING_RATE_KEY = "landing-page"
+_LANDING_COST = 3
 
 router = APIRouter(include_in_schema=False)
+router.include_router(static_router)
 
-_ROLE_TEXT = {
-    RoomRole.HOST: "You will join as the host.",
-    RoomRole.VIEWER: "You will join as a viewer: you can watch and chat, not speak or show video.",
-    RoomRole.VISITOR: "You will join as a participant.",
-    RoomRole.GRANTED_VISITOR: "You will join as a participant.",
-}
+
+@cache
+def _template(name: str) -> Template:
+    return Template(files("salon.web").joinpath("templates", name).read_text(encoding="utf-8"))
 
 
 def _page(title: str, heading: str, body: str, status: int) -> HTMLResponse:
-    template = Template(files("salon.web").joinpath("page.html").read_text(encoding="utf-8"))
-    html = template.substitute(title=escape(title), heading=escape(heading), body=escape(body))
+    html = _template("page.html").substitute(
+        title=escape(title), heading=escape(heading), body=escape(body)
+    )
     return HTMLResponse(html, status_code=status)
 
 
-@router.get("/static/salon.css")
-def stylesheet() -> Response:
-    css = files("salon.web").joinpath("salon.css").read_text(encoding="utf-8")
-    return Response(css, media_type="text/css")
+def _not_found() -> HTMLResponse:
+    return _page("Not found", "Nothing here", "There is no page at this address.", 404)
+
+
+# --- landing page ----------------------------------------------------------------------------
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _same_origin(request: Request, public_url: str) -> bool:
+    """Whether a POST comes from one of Salon's own pages (CSRF check, no token needed).
+
+    Browsers say so in ``Sec-Fetch-Site``, which no page can forge. Without it, ``Origin`` must
+    be this server's. The room pages' ``Referrer-Policy: no-referrer`` makes a browser send
+    ``Origin: null`` on a form POST, so ``null`` only passes with ``Sec-Fetch-Site``.
+    """
+    site = request.headers.get("sec-fetch-site")
+    origin = request.headers.get("origin")
+    ours = {_origin(public_url)}
+    host = request.headers.get("host")
+    if host:
+        ours.add(f"https://{host}".lower())
+    if origin is not None and origin != "null" and origin.lower() not in ours:
+        return False
+    if site is not None:
+        return site == "same-origin"
+    return origin is not None and origin != "null"
+
+
+def _local_org(services: Services) -> OrgContext:
+    try:
+        return services.orgs.by_name(LOCAL_ORG)
+    except NotFound:
+        pass
+    try:
+        return services.orgs.create(LOCAL_ORG)
+    except Conflict:  # another request made it first
+        return services.orgs.by_name(LOCAL_ORG)
+
+
+def _start_meeting(services: Services, mode: RoomMode) -> MeetingView:
+    org = _local_org(services)
+    spec = NewMeeting(
+        end_date=services.clock.now() + timedelta(hours=LANDING_MEETING_HOURS),
+        room_mode=mode,
+        fields=frozenset(MeetingField),
+    )
+    return services.meetings.create(org.org_id, spec)
+
+
+def _link_row(label: str, url: str, testid: str, hint: str) -> str:
+    href = escape(url, quote=True)
+    return (
+        f'<div class="link-row"><h3>{escape(label)}</h3><p>{escape(hint)}</p>'
+        f'<p class="link"><a data-testid="{testid}" href="{href}">{escape(url)}</a> '
+        f'<a class="open" href="{href}" target="_blank" rel="noopener">Open</a></p></div>'
+    )
+
+
+def _landing(result: str = "", status: int = 200) -> HTMLResponse:
+    return HTMLResponse(_template("landing.html").substitute(result=result), status_code=status)
+
+
+def _landing_result(view: MeetingView) -> str:
+    kind = "small (peer to peer)" if view.room_mode is RoomMode.NORMAL else "group"
+    rows = [
+        _link_row(
+            "Host link",
+            view.host_room_url or "",
+            "host-link",
+            "For you: lock the room, let people in, remove them, end the meeting.",
+        ),
+        _link_row("Room link", view.room_url, "room-link", "For participants."),
+        _link_row(
+            "Viewer link",
+            view.viewer_room_url or "",
+            "viewer-link",
+            "For people who watch and chat, without camera or microphone.",
+        ),
+    ]
+    return (
+        '<section class="result" aria-live="polite">'
+        f"<h2>Your {escape(kind)} meeting is ready</h2>"
+        f"<p>It stays open until {escape(view.end_date.strftime('%Y-%m-%d %H:%M UTC'))}. "
+        "Keep the host link to yourself.</p>" + "".join(rows) + "</section>"
+    )
+
+
+def _notice(text: str) -> str:
+    return f'<p class="notice" role="alert">{escape(text)}</p>'
+
+
+@router.get("/")
+def landing_page(services: ServicesDep) -> HTMLResponse:
+    if not services.settings.landing_page:
+        return _not_found()
+    return _landing()
+
+
+@router.post("/")
+async def start_meeting(request: Request, services: ServicesDep) -> HTMLResponse:
+    """Starts a meeting for the server's own ``local`` organization (the form on ``/``)."""
+    if not services.settings.landing_page:
+        return _not_found()
+    if not _same_origin(request, services.settings.server.public_url):
+        return _landing(_notice("This form only works from this server's own page."), 403)
+    if not services.rate_limiter.consume(_LANDING_RATE_KEY, _LANDING_COST).allowed:
+        return _landing(_notice("Too many meetings were started just now. Wait a minute."), 429)
+    body = (await request.body()).decode("utf-8", "replace")
+    mode = parse_qs(body, max_num_fields=8).get("mode", [""])[0]
+    if mode not in (RoomMode.NORMAL.value, RoomMode.GROUP.value):
+        return _landing(_notice("Choose a small or a group meeting."), 400)
+    view = await run_in_threadpool(_start_meeting, services, RoomMode(mode))
+    return _landing(_landing_result(view))
+
+
+# --- rooms -----------------------------------------------------------------------------------
 
 
 @router.get("/{room}")
@@ -57,9 +194,12 @@ def room_page(
         )
     except SalonError as exc:
         return _page("Error", "Something went wrong", exc.message, exc.status)
-    return _page(
-        f"Room {access.room_name}",
-        f"Room {access.room_name}",
-        f"This room is open. {_ROLE_TEXT[access.role]}",
-        200,
+    name = access.room_name.removeprefix("/")
+    html = _template("room.html").substitute(
+        title=escape(f"Room {name}"),
+        heading=escape(f"Room {name}"),
+        room_name=escape(access.room_name, quote=True),
+        role=escape(access.role.value, quote=True),
+        room_mode=escape(access.room_mode.value, quote=True),
     )
+    return HTMLResponse(html)

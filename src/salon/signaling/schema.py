@@ -1,0 +1,286 @@
+"""The signaling wire schema, version 1: every client event as a bounded, closed pydantic model.
+
+This is the trust boundary of the signaling shell (``docs/signaling.md`` is the contract).
+``parse(event, payload)`` checks the payload's size before anything else, refuses unknown
+fields, bounds every string and list, and returns a frozen model; anything wrong raises
+``InvalidInput`` naming the fields, which the shell answers with ``invalid_message``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from salon.errors import FieldProblem, InvalidInput
+
+__all__ = [
+    "MAX_MESSAGE_BYTES",
+    "MODELS",
+    "PROTOCOL_VERSION",
+    "AdmitMessage",
+    "CancelKnockMessage",
+    "ChatDeleteMessage",
+    "ChatMessage",
+    "ClientMessage",
+    "EndMeetingMessage",
+    "HoldMessage",
+    "IceCandidate",
+    "JoinMessage",
+    "KnockMessage",
+    "LeaveMessage",
+    "MediaStateMessage",
+    "RejectMessage",
+    "RemoveMessage",
+    "RequestMuteMessage",
+    "SessionDescription",
+    "SetLockMessage",
+    "SignalMessage",
+    "message_size",
+    "parse",
+]
+
+PROTOCOL_VERSION = 1
+MAX_MESSAGE_BYTES = 64 * 1024
+# An SDP must fit in one message together with its envelope.
+MAX_SDP_CHARS = 60_000
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _printable(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def _room_name(value: str) -> str:
+    if not re.fullmatch(r"/[A-Za-z0-9._-]{1,79}", value):
+        raise ValueError("must be a room name such as /my-room-1a2b3c (the path of the room URL)")
+    return value
+
+
+RoomName = Annotated[str, StringConstraints(max_length=80), AfterValidator(_room_name)]
+RoomKey = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+DisplayName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=100),
+    AfterValidator(_printable),
+    AfterValidator(_not_blank),
+]
+ExternalId = Annotated[
+    str, StringConstraints(min_length=1, max_length=255), AfterValidator(_printable)
+]
+Id = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"),
+]
+ResumeToken = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+HostMessage = Annotated[str, StringConstraints(max_length=500), AfterValidator(_printable)]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class JoinMessage(_Message):
+    roomName: RoomName
+    roomKey: RoomKey | None = None
+    displayName: DisplayName
+    externalId: ExternalId | None = None
+    audio: StrictBool
+    video: StrictBool
+    resumeToken: ResumeToken | None = None
+
+
+class KnockMessage(_Message):
+    roomName: RoomName
+    roomKey: RoomKey | None = None
+    displayName: DisplayName
+    externalId: ExternalId | None = None
+
+
+class CancelKnockMessage(_Message):
+    pass
+
+
+class LeaveMessage(_Message):
+    pass
+
+
+class SessionDescription(_Message):
+    """RTCSessionDescriptionInit; ``sdp`` may be empty only for a rollback."""
+
+    type: Literal["offer", "answer", "rollback"]
+    sdp: Annotated[str, StringConstraints(max_length=MAX_SDP_CHARS)] = ""
+
+    @model_validator(mode="after")
+    def _sdp_present(self) -> Self:
+        if self.type != "rollback" and not self.sdp:
+            raise ValueError(f"sdp is required for an {self.type}")
+        return self
+
+
+class IceCandidate(_Message):
+    """RTCIceCandidateInit; an empty ``candidate`` means end of candidates."""
+
+    candidate: Annotated[str, StringConstraints(max_length=1024)] = ""
+    sdpMid: Annotated[str, StringConstraints(max_length=64)] | None = None
+    sdpMLineIndex: Annotated[StrictInt, Field(ge=0, le=1023)] | None = None
+    usernameFragment: Annotated[str, StringConstraints(max_length=256)] | None = None
+
+
+class SignalMessage(_Message):
+    to: Id
+    description: SessionDescription | None = None
+    candidate: IceCandidate | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if (self.description is None) == (self.candidate is None):
+            raise ValueError("give exactly one of description or candidate")
+        return self
+
+
+class MediaStateMessage(_Message):
+    audio: StrictBool
+    video: StrictBool
+    screenshare: StrictBool
+
+
+class ChatMessage(_Message):
+    messageId: Id
+    text: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+
+
+class ChatDeleteMessage(_Message):
+    messageId: Id
+
+
+class SetLockMessage(_Message):
+    locked: StrictBool
+
+
+class AdmitMessage(_Message):
+    knockId: Id
+
+
+class HoldMessage(_Message):
+    knockId: Id
+    message: HostMessage = ""
+
+
+class RejectMessage(_Message):
+    knockId: Id
+    message: HostMessage = ""
+
+
+class RemoveMessage(_Message):
+    participantId: Id
+
+
+class RequestMuteMessage(_Message):
+    participantId: Id
+    kind: Literal["audio", "video"]
+
+
+class EndMeetingMessage(_Message):
+    pass
+
+
+ClientMessage = (
+    JoinMessage
+    | KnockMessage
+    | CancelKnockMessage
+    | LeaveMessage
+    | SignalMessage
+    | MediaStateMessage
+    | ChatMessage
+    | ChatDeleteMessage
+    | SetLockMessage
+    | AdmitMessage
+    | HoldMessage
+    | RejectMessage
+    | RemoveMessage
+    | RequestMuteMessage
+    | EndMeetingMessage
+)
+
+MODELS: dict[str, type[ClientMessage]] = {
+    "join": JoinMessage,
+    "knock": KnockMessage,
+    "cancel_knock": CancelKnockMessage,
+    "leave": LeaveMessage,
+    "signal": SignalMessage,
+    "media_state": MediaStateMessage,
+    "chat": ChatMessage,
+    "chat_delete": ChatDeleteMessage,
+    "set_lock": SetLockMessage,
+    "admit": AdmitMessage,
+    "hold": HoldMessage,
+    "reject": RejectMessage,
+    "remove": RemoveMessage,
+    "request_mute": RequestMuteMessage,
+    "end_meeting": EndMeetingMessage,
+}
+
+_MESSAGES = {
+    "missing": "is required",
+    "extra_forbidden": "is not a known field; remove it",
+    "bool_type": "must be true or false",
+    "string_type": "must be a string",
+    "int_type": "must be a whole number",
+    "model_type": "must be an object",
+    "dict_type": "must be an object",
+    "literal_error": None,  # pydantic's own text names the allowed values
+}
+
+
+def _problems(exc: ValidationError) -> list[FieldProblem]:
+    problems: list[FieldProblem] = []
+    for error in exc.errors(include_url=False, include_input=False):
+        field = ".".join(str(part) for part in error["loc"]) or "payload"
+        message = _MESSAGES.get(error["type"]) or str(error["msg"])
+        problems.append(FieldProblem(field, message.removeprefix("Value error, ")))
+    return problems
+
+
+def message_size(payload: Any) -> int:
+    """The payload's size as compact JSON, in bytes (what the client sent, give or take spaces)."""
+    try:
+        return len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
+    except (TypeError, ValueError):
+        return MAX_MESSAGE_BYTES + 1
+
+
+def parse(event: str, payload: Any) -> ClientMessage:
+    """The typed message for ``event``; raises ``InvalidInput`` naming what is wrong."""
+    model = MODELS.get(event)
+    if model is None:
+        raise InvalidInput.one("event", f"{event[:64]!r} is not a known event")
+    if message_size(payload) > MAX_MESSAGE_BYTES:
+        raise InvalidInput.one("payload", f"must be at most {MAX_MESSAGE_BYTES} bytes of JSON")
+    if not isinstance(payload, dict):
+        raise InvalidInput.one("payload", "must be a JSON object")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise InvalidInput(_problems(exc)) from None

@@ -1,0 +1,680 @@
+"""The Socket.IO shell around the room engine: decode, feed, carry out the effects.
+
+Everything a room decides is in ``salon.rooms.engine``; this module only pumps. For each client
+event it checks the connection's budget, validates the payload against the wire schema, turns it
+into an engine ``Event`` and, holding that room's lock so a room sees its events one at a time,
+feeds it and carries out the returned effects in order: the sender's ``Reply`` becomes the
+Socket.IO acknowledgement, ``Send``/``Broadcast`` become emits, ``Disconnect`` closes a
+connection after what was queued before it, ``GrantKey`` signs a room key, and session effects
+are queued for the database. Time comes from the services' clock; a periodic ``tick`` expires
+reconnect and session grace periods.
+
+Nothing here logs, stores or forwards a payload anywhere but to its recipients: chat text and
+display names live in memory only (display names also sealed in the attendance records).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import anyio.to_thread
+import socketio  # type: ignore[import-untyped]
+
+from salon.auth.room_keys import RoomGrant, RoomRole
+from salon.errors import InvalidInput, SalonError
+from salon.rooms.events import (
+    AdmitKnocker,
+    Broadcast,
+    CancelKnock,
+    ChatDelete,
+    ChatRelay,
+    ConnectionLost,
+    Disconnect,
+    Effect,
+    EndMeeting,
+    Event,
+    GrantKey,
+    HoldKnocker,
+    Join,
+    Knock,
+    Leave,
+    MediaState,
+    MuteKind,
+    ParticipantJoinedSession,
+    ParticipantLeftSession,
+    RejectKnocker,
+    RemoveParticipant,
+    Reply,
+    RequestMute,
+    Resume,
+    Send,
+    SessionEnded,
+    SessionStarted,
+    SetLock,
+    Signal,
+    Tick,
+)
+from salon.rooms.lifecycle import deactivates_at
+from salon.services.container import Services
+from salon.services.meetings import RoomAccess
+from salon.signaling.attendance import AttendanceRecorder
+from salon.signaling.registry import LiveRoom, Member, new_participant_id
+from salon.signaling.schema import (
+    MAX_MESSAGE_BYTES,
+    MODELS,
+    PROTOCOL_VERSION,
+    AdmitMessage,
+    CancelKnockMessage,
+    ChatDeleteMessage,
+    ChatMessage,
+    ClientMessage,
+    EndMeetingMessage,
+    HoldMessage,
+    JoinMessage,
+    KnockMessage,
+    LeaveMessage,
+    MediaStateMessage,
+    RejectMessage,
+    RemoveMessage,
+    RequestMuteMessage,
+    SetLockMessage,
+    SignalMessage,
+    parse,
+)
+from salon.signaling.token_bucket import TokenBucket
+
+__all__ = ["SignalingServer"]
+
+log = logging.getLogger("salon.signaling")
+
+BURST = 100
+RATE_PER_SECOND = 50.0
+MAX_REFUSED_IN_A_ROW = 200
+TICK_SECONDS = 5.0
+# An Engine.IO frame (a WebSocket message, or a long-polling POST that may batch a few packets)
+# may be a little larger than the biggest message the schema accepts; beyond this the transport
+# refuses it before it is even decoded.
+MAX_FRAME_BYTES = 2 * MAX_MESSAGE_BYTES
+# How long a silent transport takes to be noticed: ping every 10 s, give up 10 s later.
+PING_INTERVAL_SECONDS = 10
+PING_TIMEOUT_SECONDS = 10
+
+Ack = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"ok": False, "error": {"code": code, "message": message}}
+
+
+@dataclass(slots=True)
+class Connection:
+    """One Socket.IO connection: its budget and which room participant it speaks for."""
+
+    sid: str
+    bucket: TokenBucket
+    refused_in_a_row: int = 0
+    room_name: str | None = None
+    participant_id: str | None = None
+    knocking: bool = False
+
+    def detach(self) -> None:
+        self.room_name = None
+        self.participant_id = None
+        self.knocking = False
+
+
+class _SocketServer(socketio.AsyncServer):  # type: ignore[misc]
+    """python-socketio's server with every event, and whether it wants an ack, handed to the
+    shell. This override is the only place that touches the library's internals."""
+
+    def __init__(self, shell: SignalingServer, **options: Any) -> None:
+        super().__init__(**options)
+        self._shell = shell
+
+    async def _handle_event_internal(
+        self, server: Any, sid: str, eio_sid: str, data: Any, namespace: str, id: int | None
+    ) -> None:
+        ack: Ack | None = None
+        if id is not None:
+            sent = False
+
+            async def send_ack(payload: dict[str, Any]) -> None:
+                nonlocal sent
+                if not sent:
+                    sent = True
+                    packet = server.packet_class(
+                        socketio.packet.ACK, namespace=namespace, id=id, data=[payload]
+                    )
+                    await server._send_packet(eio_sid, packet)
+
+            ack = send_ack
+        name = data[0] if isinstance(data, list) and data and isinstance(data[0], str) else ""
+        args = data[1:] if isinstance(data, list) else []
+        await self._shell.on_event(sid, name, args, ack)
+
+    async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
+        await super()._handle_eio_disconnect(eio_sid, reason)
+        socket = self.eio.sockets.get(eio_sid)
+        if reason == self.reason.CLIENT_DISCONNECT and socket is not None and not socket.upgraded:
+            # A long-polling client said goodbye and abandoned its pending poll; nothing more
+            # will be sent on this socket, so end the poll now rather than at its timeout
+            # (it would otherwise hold a request, and a server stop, for up to 20 s).
+            socket.queue.put_nowait(None)
+
+
+class SignalingServer:
+    """The signaling endpoint of one node; ``sio`` is mounted at ``/socket.io/``."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._clock = services.clock
+        self._rooms = services.rooms
+        self._recorder = AttendanceRecorder()
+        self._connections: dict[str, Connection] = {}
+        stun = services.settings.stun_urls
+        self._ice_servers: list[dict[str, Any]] = [{"urls": list(stun)}] if stun else []
+        quiet = logging.getLogger("salon.signaling.socketio")
+        quiet.setLevel(logging.WARNING)
+        self.sio = _SocketServer(
+            self,
+            async_mode="asgi",
+            transports=["polling", "websocket"],
+            cors_allowed_origins=self._same_origin,
+            cors_credentials=False,
+            max_http_buffer_size=MAX_FRAME_BYTES,
+            ping_interval=PING_INTERVAL_SECONDS,
+            ping_timeout=PING_TIMEOUT_SECONDS,
+            # One connection's events run one after another, in the order they arrived.
+            async_handlers=False,
+            logger=quiet,
+            engineio_logger=quiet,
+        )
+        self.sio.on("connect", self._on_connect)
+        self.sio.on("disconnect", self._on_disconnect)
+
+    # transport lifecycle ---------------------------------------------------------------------
+
+    def _same_origin(self, origin: str | None, environ: Mapping[str, Any]) -> bool:
+        # The room app is served by Salon itself. Browsers always send the Host they connect
+        # to, so a page of this server matches it; other clients send no Origin at all.
+        host = environ.get("HTTP_HOST", "")
+        public_url = self._services.settings.server.public_url
+        return origin is not None and origin in (public_url, f"https://{host}")
+
+    async def _on_connect(self, sid: str, _environ: Any, auth: Any) -> None:
+        version = auth.get("v") if isinstance(auth, dict) else None
+        if type(version) is not int or version != PROTOCOL_VERSION:
+            raise socketio.exceptions.ConnectionRefusedError(
+                "unsupported_version",
+                {
+                    "code": "unsupported_version",
+                    "message": f"This server speaks signaling version {PROTOCOL_VERSION}; "
+                    f'connect with auth {{"v": {PROTOCOL_VERSION}}}.',
+                },
+            )
+        self._connections[sid] = Connection(
+            sid, TokenBucket(BURST, RATE_PER_SECOND, self._clock.now())
+        )
+
+    async def _on_disconnect(self, sid: str, _reason: Any = None) -> None:
+        try:
+            await self._connection_closed(sid)
+        except Exception as exc:
+            log.error("handling a closed connection failed: %s", type(exc).__name__)
+
+    async def _connection_closed(self, sid: str) -> None:
+        # A dropped transport is not a goodbye: the participant may resume (``leave`` is).
+        conn = self._connections.pop(sid, None)
+        if conn is None or conn.room_name is None or conn.participant_id is None:
+            return
+        pid = conn.participant_id
+        live = self._rooms.get(conn.room_name)
+        if live is None:
+            return
+        async with live.lock:
+            member = live.members.get(pid)
+            if not self._rooms.is_current(live) or member is None or member.sid != sid:
+                return
+            member.sid = None
+            conn.detach()
+            effects = self._feed(live, ConnectionLost(pid))
+            await self._carry_out(live, effects)
+            await self._settle(live)
+
+    # client events ---------------------------------------------------------------------------
+
+    async def on_event(self, sid: str, name: str, args: list[Any], ack: Ack | None) -> None:
+        conn = self._connections.get(sid)
+        if conn is None:
+            return
+        if not conn.bucket.take(self._clock.now()):
+            conn.refused_in_a_row += 1
+            await self._refuse(
+                sid, name, ack, "rate_limited", "Too many messages; slow down (50 per second)."
+            )
+            if conn.refused_in_a_row >= MAX_REFUSED_IN_A_ROW:
+                await self.sio.disconnect(sid)
+            return
+        conn.refused_in_a_row = 0
+        if name not in MODELS:
+            await self._refuse(
+                sid,
+                name,
+                ack,
+                "unknown_event",
+                f"{name[:64]!r} is not an event of signaling version {PROTOCOL_VERSION}.",
+                always_emit=True,
+            )
+            return
+        if ack is None:
+            await self._refuse(
+                sid,
+                name,
+                None,
+                "invalid_message",
+                "Every event needs an acknowledgement callback; this one was ignored.",
+            )
+            return
+        if len(args) > 1:
+            await ack(_error("invalid_message", "Invalid request. payload: send one JSON object"))
+            return
+        try:
+            message = parse(name, args[0] if args else {})
+        except InvalidInput as exc:
+            await ack(_error("invalid_message", exc.message))
+            return
+        try:
+            await self._dispatch(conn, message, ack)
+        except SalonError as exc:
+            # E.g. the meeting was deleted between the key check and opening its room.
+            await ack(_error(exc.signal_code, exc.message))
+        except Exception as exc:
+            # A bug must not take the connection (or the room's lock) down with it.
+            log.error("signaling event %s failed: %s", name, type(exc).__name__)
+            await ack(_error("internal_error", "Something went wrong on the server."))
+
+    async def _refuse(
+        self,
+        sid: str,
+        name: str,
+        ack: Ack | None,
+        code: str,
+        message: str,
+        *,
+        always_emit: bool = False,
+    ) -> None:
+        if ack is not None:
+            await ack(_error(code, message))
+        if ack is None or always_emit:
+            error = {"code": code, "message": message, "event": name[:64]}
+            await self.sio.emit("error", error, to=sid)
+
+    async def _dispatch(self, conn: Connection, message: ClientMessage, ack: Ack) -> None:
+        if isinstance(message, JoinMessage):
+            await self._join(conn, message, ack)
+        elif isinstance(message, KnockMessage):
+            await self._knock(conn, message, ack)
+        else:
+            await self._in_room(conn, message, ack)
+
+    async def _join(self, conn: Connection, message: JoinMessage, ack: Ack) -> None:
+        if conn.participant_id is not None and not conn.knocking:
+            await ack(
+                _error(
+                    "invalid_message",
+                    "This connection is already in a room; send leave before joining again.",
+                )
+            )
+            return
+        try:
+            access = await anyio.to_thread.run_sync(
+                self._services.meetings.access, message.roomName, message.roomKey
+            )
+        except SalonError as exc:
+            await ack(_error(exc.signal_code, exc.message))
+            return
+        if conn.knocking and conn.room_name != access.room_name:
+            await ack(_error("invalid_message", "Cancel the knock before joining another room."))
+            return
+        async with self._locked_room(access) as live:
+            if live is None:
+                await ack(_error("meeting_ended", "This meeting has ended."))
+                return
+            if message.resumeToken and await self._resume(conn, live, message.resumeToken, ack):
+                return
+            await self._fresh_join(conn, live, access.role, message, ack)
+
+    async def _resume(self, conn: Connection, live: LiveRoom, token: str, ack: Ack) -> bool:
+        """Resumes the participant ``token`` names, if it is still in the room; else False."""
+        pid = self._rooms.redeem(token, live.name)
+        member = None if pid is None else live.members.get(pid)
+        if pid is None or member is None or member.role is None:
+            return False
+        retired = member.sid if member.sid not in (None, conn.sid) else None
+        if retired is not None:
+            # The client is back before the server noticed its old transport drop.
+            old = self._connections.get(retired)
+            if old is not None:
+                old.detach()
+            await self._leave_channels(retired, live, member.role)
+            member.sid = None
+        effects = self._feed(live, Resume(pid))
+        reply = _reply_to(pid, effects)
+        if reply is None or not reply.ok:
+            await self._carry_out(live, [e for e in effects if e is not reply])
+            return False
+        await self._bind(conn, live, pid, member)
+        extra = {
+            "iceServers": self._ice_servers,
+            "resumeToken": self._rooms.issue_resume_token(live, pid),
+            "resumed": True,
+        }
+        await self._carry_out(live, effects, sender=pid, ack=ack, extra=extra)
+        if retired is not None:
+            await self.sio.disconnect(retired)
+        await self._settle(live)
+        return True
+
+    async def _fresh_join(
+        self, conn: Connection, live: LiveRoom, role: RoomRole, message: JoinMessage, ack: Ack
+    ) -> None:
+        # A knocker who joins directly (the room was unlocked meanwhile) withdraws the knock.
+        was_knocking = conn.knocking and conn.participant_id is not None
+        pid = conn.participant_id if was_knocking and conn.participant_id else new_participant_id()
+        join = Join(
+            pid, role, message.displayName, message.externalId, message.audio, message.video
+        )
+        effects = self._feed(live, join)
+        reply = _reply_to(pid, effects)
+        extra: dict[str, Any] | None = None
+        if reply is not None and reply.ok:
+            member = Member(None, message.displayName, message.externalId, role)
+            live.members[pid] = member
+            await self._bind(conn, live, pid, member)
+            extra = {
+                "iceServers": self._ice_servers,
+                "resumeToken": self._rooms.issue_resume_token(live, pid),
+                "resumed": False,
+            }
+        await self._carry_out(live, effects, sender=pid, ack=ack, extra=extra)
+        await self._settle(live)
+
+    async def _knock(self, conn: Connection, message: KnockMessage, ack: Ack) -> None:
+        if conn.participant_id is not None:
+            await ack(
+                _error("invalid_message", "This connection is already in a room or knocking.")
+            )
+            return
+        try:
+            access = await anyio.to_thread.run_sync(
+                self._services.meetings.access, message.roomName, message.roomKey
+            )
+        except SalonError as exc:
+            await ack(_error(exc.signal_code, exc.message))
+            return
+        async with self._locked_room(access) as live:
+            if live is None:
+                await ack(_error("meeting_ended", "This meeting has ended."))
+                return
+            pid = new_participant_id()
+            effects = self._feed(live, Knock(pid, message.displayName, message.externalId))
+            reply = _reply_to(pid, effects)
+            if reply is not None and reply.ok:
+                live.members[pid] = Member(conn.sid, message.displayName, message.externalId, None)
+                conn.room_name, conn.participant_id, conn.knocking = live.name, pid, True
+            await self._carry_out(live, effects, sender=pid, ack=ack)
+            await self._settle(live)
+
+    async def _in_room(self, conn: Connection, message: ClientMessage, ack: Ack) -> None:
+        pid, room_name = conn.participant_id, conn.room_name
+        live = None if room_name is None else self._rooms.get(room_name)
+        if pid is None or live is None:
+            await ack(_error("not_in_room", "You are not in a room; join one first."))
+            return
+        async with live.lock:
+            member = live.members.get(pid)
+            if not self._rooms.is_current(live) or member is None or member.sid != conn.sid:
+                await ack(_error("not_in_room", "You are not in a room; join one first."))
+                return
+            effects = self._feed(live, _room_event(message, pid))
+            await self._carry_out(live, effects, sender=pid, ack=ack)
+            await self._settle(live)
+
+    # rooms -----------------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _locked_room(self, access: RoomAccess) -> AsyncIterator[LiveRoom | None]:
+        """The live room for ``access``, opened if needed, with its lock held; None if a host
+        ended the meeting."""
+        if self._rooms.ended(access.meeting_id):
+            yield None
+            return
+        while True:
+            live = self._rooms.get(access.room_name)
+            if live is None or live.facts.meeting_id != access.meeting_id:
+                facts = await anyio.to_thread.run_sync(
+                    self._services.sessions.room_facts, access.meeting_id
+                )
+                live = self._rooms.open(facts, access.room_mode)
+            async with live.lock:
+                # The room may have emptied and been dropped while this task waited.
+                if self._rooms.is_current(live):
+                    yield live
+                    return
+
+    def _feed(self, live: LiveRoom, event: Event) -> list[Effect]:
+        return live.room.handle(event, self._clock.now())
+
+    async def _settle(self, live: LiveRoom) -> None:
+        """Forgets whom the engine forgot, and the room itself once it is idle."""
+        for pid in list(live.members):
+            if live.room.participant(pid) is not None:
+                continue
+            member = self._rooms.forget_member(live, pid)
+            if member is not None and member.sid is not None:
+                conn = self._connections.get(member.sid)
+                if conn is not None and conn.participant_id == pid:
+                    conn.detach()
+                await self._leave_channels(member.sid, live, member.role)
+        self._rooms.drop_if_idle(live)
+
+    async def _bind(self, conn: Connection, live: LiveRoom, pid: str, member: Member) -> None:
+        conn.room_name, conn.participant_id, conn.knocking = live.name, pid, False
+        member.sid = conn.sid
+        await self.sio.enter_room(conn.sid, live.channel())
+        if member.role is not None:
+            await self.sio.enter_room(conn.sid, live.channel(member.role))
+
+    async def _leave_channels(self, sid: str, live: LiveRoom, role: RoomRole | None) -> None:
+        if role is None:
+            return
+        await self.sio.leave_room(sid, live.channel())
+        await self.sio.leave_room(sid, live.channel(role))
+
+    # effects ---------------------------------------------------------------------------------
+
+    async def _carry_out(
+        self,
+        live: LiveRoom,
+        effects: list[Effect],
+        *,
+        sender: str | None = None,
+        ack: Ack | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        answered = False
+        for effect in effects:
+            match effect:
+                case Reply(to=to) if to == sender and ack is not None and not answered:
+                    answered = True
+                    if effect.ok:
+                        await ack({"ok": True, **effect.data, **(extra or {})})
+                    else:
+                        await ack(_error(effect.error_code or "error", effect.error_message or ""))
+                case Reply():
+                    log.warning("dropped a reply that was not for the sender")
+                case Send(to=to, event=event, data=data):
+                    sid = live.sid_of(to)
+                    if sid is not None:
+                        await self.sio.emit(event, data, to=sid)
+                case Broadcast():
+                    await self._broadcast(live, effect)
+                case Disconnect(participant_id=pid):
+                    await self._disconnect(live, pid)
+                case GrantKey():
+                    await self._grant_key(live, effect)
+                case (
+                    SessionStarted()
+                    | SessionEnded()
+                    | ParticipantJoinedSession()
+                    | ParticipantLeftSession()
+                ):
+                    self._record(live, effect)
+        if ack is not None and not answered:
+            await ack({"ok": True})
+
+    async def _broadcast(self, live: LiveRoom, effect: Broadcast) -> None:
+        skip = None if effect.exclude is None else live.sid_of(effect.exclude)
+        channels = (
+            [live.channel()]
+            if effect.roles is None
+            else [live.channel(role) for role in sorted(effect.roles)]
+        )
+        for channel in channels:
+            await self.sio.emit(effect.event, effect.data, room=channel, skip_sid=skip)
+
+    async def _disconnect(self, live: LiveRoom, pid: str) -> None:
+        member = live.members.get(pid)
+        if member is None or member.sid is None:
+            return
+        sid, member.sid = member.sid, None
+        conn = self._connections.get(sid)
+        if conn is not None:
+            conn.detach()
+        await self._leave_channels(sid, live, member.role)
+        # Emits queued before this point reach the client before the disconnect does.
+        await self.sio.disconnect(sid)
+
+    async def _grant_key(self, live: LiveRoom, effect: GrantKey) -> None:
+        facts, now = live.facts, self._clock.now()
+        grant = RoomGrant(
+            facts.room_name, facts.meeting_id, effect.role, now, deactivates_at(facts.end_date)
+        )
+        key = self._services.room_key_signer.issue(grant)
+        sid = live.sid_of(effect.participant_id)
+        if sid is not None:
+            await self.sio.emit("knock_accepted", {"roomKey": key}, to=sid)
+
+    def _record(
+        self,
+        live: LiveRoom,
+        effect: SessionStarted | SessionEnded | ParticipantJoinedSession | ParticipantLeftSession,
+    ) -> None:
+        sessions, facts = self._services.sessions, live.facts
+        match effect:
+            case SessionStarted(session_id=session_id, at=at):
+                write = partial(
+                    sessions.start, session_id, facts.org_id, facts.meeting_id, facts.room_name, at
+                )
+            case SessionEnded(session_id=session_id, at=at):
+                write = partial(sessions.end, session_id, at)
+            case ParticipantJoinedSession():
+                member = live.members.get(effect.participant_id)
+                write = partial(
+                    sessions.participant_joined,
+                    effect.session_id,
+                    facts.org_id,
+                    effect.participant_id,
+                    effect.role,
+                    member.display_name if member is not None else "",
+                    effect.external_id,
+                    effect.at,
+                )
+            case ParticipantLeftSession(session_id=session_id, participant_id=pid, at=at):
+                write = partial(sessions.participant_left, session_id, pid, at)
+        self._recorder.record(write)
+
+    # timers and shutdown ---------------------------------------------------------------------
+
+    async def tick(self) -> None:
+        """Lets every live room expire what is due now (reconnect and session grace)."""
+        now = self._clock.now()
+        self._rooms.forget_ended(now)
+        for live in self._rooms.all():
+            async with live.lock:
+                if not self._rooms.is_current(live):
+                    continue
+                effects = self._feed(live, Tick())
+                await self._carry_out(live, effects)
+                await self._settle(live)
+
+    async def run_ticker(self, interval: float = TICK_SECONDS) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.tick()
+            except Exception as exc:
+                log.error("room tick failed: %s", type(exc).__name__)
+
+    async def disconnect_all(self) -> None:
+        """Closes every signaling connection (the server is stopping): participants show as
+        reconnecting, and their clients reconnect."""
+        for sid in list(self._connections):
+            await self.sio.disconnect(sid)
+
+    async def flush(self) -> None:
+        """Returns once every session record produced so far is in the database."""
+        await self._recorder.flush()
+
+    async def close(self) -> None:
+        """Finishes pending session records and stops Socket.IO's background work."""
+        await self._recorder.close()
+        await self.sio.shutdown()
+
+
+def _reply_to(pid: str, effects: list[Effect]) -> Reply | None:
+    return next((e for e in effects if isinstance(e, Reply) and e.to == pid), None)
+
+
+def _room_event(message: ClientMessage, pid: str) -> Event:
+    """The engine event a validated in-room message stands for, sent by ``pid``."""
+    match message:
+        case CancelKnockMessage():
+            return CancelKnock(pid)
+        case LeaveMessage():
+            return Leave(pid)
+        case SignalMessage():
+            description = None
+            if message.description is not None:
+                description = {"type": message.description.type, "sdp": message.description.sdp}
+            candidate = None
+            if message.candidate is not None:
+                candidate = message.candidate.model_dump(exclude_unset=True)
+            return Signal(pid, message.to, description, candidate)
+        case MediaStateMessage():
+            return MediaState(pid, message.audio, message.video, message.screenshare)
+        case ChatMessage():
+            return ChatRelay(pid, message.messageId, message.text)
+        case ChatDeleteMessage():
+            return ChatDelete(pid, message.messageId)
+        case SetLockMessage():
+            return SetLock(pid, message.locked)
+        case AdmitMessage():
+            return AdmitKnocker(pid, message.knockId)
+        case HoldMessage():
+            return HoldKnocker(pid, message.knockId, message.message)
+        case RejectMessage():
+            return RejectKnocker(pid, message.knockId, message.message)
+        case RemoveMessage():
+            return RemoveParticipant(pid, message.participantId)
+        case RequestMuteMessage():
+            return RequestMute(pid, message.participantId, MuteKind(message.kind))
+        case EndMeetingMessage():
+            return EndMeeting(pid)
+    raise InvalidInput.one("event", "is not an in-room event")

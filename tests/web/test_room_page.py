@@ -1,0 +1,135 @@
+"""The room app's shell at ``/<room>``: what the page tells the app, and a CSP without
+``unsafe-inline`` that the page fully respects (no inline script or style at all)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
+
+from salon.clock import FakeClock
+from tests.support.server import RunningServer
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+class _Audit(HTMLParser):
+    """Collects the body's data- attributes and anything inline the CSP would block."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body: dict[str, str | None] = {}
+        self.inline: list[str] = []
+        self.scripts: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "body":
+            self.body = attributes
+        if tag == "style" or "style" in attributes:
+            self.inline.append(f"style on <{tag}>")
+        if any(name.startswith("on") for name in attributes):
+            self.inline.append(f"event handler on <{tag}>")
+        if tag == "script":
+            self._in_script = True
+            src = attributes.get("src")
+            if src is None:
+                self.inline.append("inline <script>")
+            else:
+                self.scripts.append(src)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script and data.strip():
+            self.inline.append("inline script text")
+
+
+def _audit(html: str) -> _Audit:
+    audit = _Audit()
+    audit.feed(html)
+    return audit
+
+
+def _meeting(server: RunningServer, api_key: str, clock: FakeClock, **body: object) -> dict:
+    end = (clock.now() + timedelta(hours=2)).isoformat()
+    request = {"endDate": end, "fields": ["hostRoomUrl", "viewerRoomUrl"]} | body
+    with server.client(api_key) as http:
+        response = http.post("/v1/meetings", json=request)
+    assert response.status_code == 201, response.text
+    meeting: dict = response.json()
+    return meeting
+
+
+def test_room_page_tells_the_app_room_role_and_mode(
+    server: RunningServer, api_key: str, clock: FakeClock
+) -> None:
+    meeting = _meeting(server, api_key, clock, roomMode="group")
+    expected = {"roomUrl": "visitor", "hostRoomUrl": "host", "viewerRoomUrl": "viewer"}
+    with server.client() as http:
+        for field, role in expected.items():
+            page = http.get(_path(meeting[field]))
+            assert page.status_code == 200
+            body = _audit(page.text).body
+            assert body["data-room-name"] == meeting["roomName"]
+            assert body["data-role"] == role
+            assert body["data-room-mode"] == "group"
+
+
+def test_room_page_is_a_module_shell_with_a_noscript_message(
+    server: RunningServer, api_key: str, clock: FakeClock
+) -> None:
+    meeting = _meeting(server, api_key, clock)
+    with server.client() as http:
+        page = http.get(_path(meeting["roomUrl"]))
+    audit = _audit(page.text)
+    assert audit.scripts == ["/static/room.js"]
+    assert re.search(r'<script type="module" src="/static/room.js">', page.text)
+    assert 'data-testid="screen"' in page.text
+    noscript = page.text.split("<noscript>")[1].split("</noscript>")[0]
+    assert "This room exists" in noscript
+    assert meeting["roomName"].removeprefix("/") in noscript
+
+
+def test_pages_have_a_strict_csp_and_nothing_inline(
+    server: RunningServer, api_key: str, clock: FakeClock
+) -> None:
+    meeting = _meeting(server, api_key, clock)
+    with server.client() as http:
+        pages = [
+            http.get(_path(meeting["roomUrl"])),
+            http.get(_path(meeting["hostRoomUrl"])),
+            http.get("/"),
+            http.get("/no-such-room"),
+        ]
+    for page in pages:
+        csp = page.headers["content-security-policy"]
+        assert "unsafe-inline" not in csp
+        assert "unsafe-eval" not in csp
+        assert "script-src 'self'" in csp
+        assert "style-src 'self'" in csp
+        assert _audit(page.text).inline == [], page.url
+
+
+def test_every_static_file_the_app_imports_is_served(server: RunningServer) -> None:
+    """Each relative import of the room app's modules names a file /static/ serves."""
+    with server.client() as http:
+        seen: set[str] = set()
+        queue = ["room.js"]
+        while queue:
+            name = queue.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            response = http.get(f"/static/{name}")
+            assert response.status_code == 200, name
+            for imported in re.findall(r'from "\./([\w.-]+\.js)"', response.text):
+                queue.append(imported)
+    assert {"room.js", "salon-client.js", "peer-link.js", "params.js", "strings.js"} <= seen
