@@ -66,7 +66,6 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(organization.router)
     app.include_router(pages.router)
     app.add_middleware(BodyLimit, max_bytes=services.settings.server.max_body_bytes)
-    app.add_middleware(Edge)
     return app
 
 
@@ -76,4 +75,5 @@ def create_asgi_app(services: Services, signaling: SignalingServer | None = None
     app: ASGIApp = socketio.ASGIApp(
         signaling.sio, other_asgi_app=create_app(services), socketio_path="socket.io"
     )
-    return app
+    # Edge sits outside both, so long-polling responses carry the same security headers.
+    return Edge(app)

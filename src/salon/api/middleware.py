@@ -44,7 +44,7 @@ class Edge:
             return
         start = time.perf_counter()
         path = scope["path"]
-        is_api = path.startswith("/v1") or path == "/healthz"
+        is_api = path.startswith(("/v1", "/socket.io/")) or path == "/healthz"
         # Static assets may say how long they keep; everything else is never cached.
         dropped = (b"server",) if path.startswith("/static/") else (b"server", b"cache-control")
         status = 500

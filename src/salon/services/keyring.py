@@ -105,6 +105,10 @@ class Keyring:
             self._ciphers[org.id] = cipher
         return cipher
 
+    def cached(self, org_id: str) -> OrgCipher | None:
+        """The organization's cipher if it is in memory already; never touches the database."""
+        return self._ciphers.get(org_id)
+
     def cipher(self, session: Session, org_id: str) -> OrgCipher:
         cached = self._ciphers.get(org_id)
         if cached is not None:

@@ -199,8 +199,10 @@ class MeetingService:
             "end_date": spec.end_date,
             "created_at": now,
         }
-        with self._db.transaction() as session:
-            cipher = self._keyring.cipher(session, org_id)
+        cipher = self._keyring.cached(org_id)
+        if cipher is None:
+            with self._db.transaction() as session:
+                cipher = self._keyring.cipher(session, org_id)
         for attr, column in _SEALED_OPTIONS.items():
             value = getattr(spec, attr)
             values[f"{attr}_enc"] = (
