@@ -1,0 +1,629 @@
+"""Join to first remote video frame: Salon's room app against a bare two-page WebRTC demo.
+
+Run from the repository root, as root (it re-executes itself in a network namespace of its own
+with ``unshare -n``, like scripts/e2e, so ICE sees nothing but loopback)::
+
+    .venv/bin/python bench/join.py            # print the tables
+    .venv/bin/python bench/join.py --record   # also write them into docs/benchmarks.md
+
+What is measured, per round: page A has joined and waits alone; page B is then opened. The
+figure is the time from B's navigation start (``performance.timeOrigin``) until *both* pages
+have presented at least one frame of the other's fake camera (the first
+``requestVideoFrameCallback`` on a small <video> the benchmark attaches to each remote video
+track, the same instrumentation for both sides).
+
+(a) Salon: a real ``salon serve`` (HTTPS, embedded defaults); each round makes a fresh meeting
+    through the API and both pages open its room URL with ``?displayName=…&precallReview=off``,
+    which joins at once without a click.
+(b) bare: a minimal page (inline script, one RTCPeerConnection, trickle ICE) served by uvicorn +
+    Starlette with the same kind of certificate; signalling is a WebSocket relay in the same
+    server process. The newcomer offers, as in Salon.
+
+Both run in the same Chromium (the flags of tests/e2e), fresh browser contexts each round,
+rounds alternating between the two so drift of the machine hits both alike; one warm-up round
+each is not counted. The "ratio" row divides Salon by bare (goal <= 1.1x). The timeline table
+gives the median time, from B's navigation start, of the first occurrence of each step on each
+page (an init script wraps getUserMedia, WebSocket and RTCPeerConnection), to show where
+Salon's time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+DOCS = REPO / "docs" / "benchmarks.md"
+SECTION = "## bench/join.py"
+HOST = "127.0.0.1"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [  # as tests/e2e/conftest.py
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ROUNDS = 8  # per side, alternating, after one warm-up round each
+ROUND_TIMEOUT_S = 20.0
+START_TIMEOUT_S = 30.0
+TOTAL_TIMEOUT_S = 180  # the whole run, namespace and all
+IN_NETNS = "SALON_BENCH_IN_NETNS"
+
+# Runs in every page before its own scripts: marks each step with performance.now(), and
+# attaches each remote video track to a small visible <video> whose first
+# requestVideoFrameCallback is "first remote frame".
+INSTRUMENT = """
+(() => {
+  const marks = (window.__joinMarks = []);
+  const mark = (name) => marks.push([name, performance.now()]);
+  window.__joinMark = mark;
+  window.__firstFrame = null;
+  const md = navigator.mediaDevices;
+  if (md && md.getUserMedia) {
+    const real = md.getUserMedia.bind(md);
+    md.getUserMedia = async (c) => {
+      mark("getUserMedia called");
+      try { return await real(c); } finally { mark("getUserMedia resolved"); }
+    };
+  }
+  const RealWS = window.WebSocket;
+  window.WebSocket = class extends RealWS {
+    constructor(...args) {
+      super(...args);
+      mark("WebSocket created");
+      this.addEventListener("open", () => mark("WebSocket open"));
+      this.addEventListener("message", () => mark("WebSocket message"));
+    }
+  };
+  const RealPC = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends RealPC {
+    constructor(...args) {
+      super(...args);
+      mark("RTCPeerConnection created");
+      this.addEventListener("iceconnectionstatechange",
+                            () => mark("ICE " + this.iceConnectionState));
+      this.addEventListener("connectionstatechange", () => mark("PC " + this.connectionState));
+      this.addEventListener("track", (e) => {
+        mark("track " + e.track.kind);
+        if (e.track.kind !== "video") return;
+        const v = document.createElement("video");
+        v.muted = true; v.autoplay = true; v.playsInline = true;
+        v.style.cssText =
+          "position:fixed;right:0;bottom:0;width:32px;height:24px;z-index:2147483647";
+        v.srcObject = new MediaStream([e.track]);
+        const attach = () => document.body.appendChild(v);
+        document.body ? attach() : addEventListener("DOMContentLoaded", attach);
+        v.requestVideoFrameCallback(() => {
+          mark("first remote frame");
+          if (window.__firstFrame === null) window.__firstFrame = performance.now();
+        });
+        v.play().catch(() => {});
+      });
+    }
+    async setLocalDescription(d) {
+      const r = await super.setLocalDescription(d);
+      mark("setLocalDescription " + this.localDescription.type);
+      return r;
+    }
+    async setRemoteDescription(d) {
+      const r = await super.setRemoteDescription(d);
+      mark("setRemoteDescription " + d.type);
+      return r;
+    }
+  };
+  addEventListener("DOMContentLoaded", () => mark("DOMContentLoaded"));
+  addEventListener("load", () => mark("load"));
+  let screen = null;
+  new MutationObserver(() => {
+    const s = document.querySelector("[data-testid=screen]")?.dataset.screen ?? null;
+    if (s !== screen) { screen = s; mark("screen " + s); }
+  }).observe(document, {subtree: true, childList: true, attributes: true,
+                        attributeFilter: ["data-screen"]});
+})();
+"""
+
+BARE_PAGE = b"""<!doctype html>
+<meta charset="utf-8"><title>bare two-page WebRTC demo</title>
+<video id="local" autoplay muted playsinline></video>
+<video id="remote" autoplay muted playsinline></video>
+<script>
+const media = navigator.mediaDevices.getUserMedia({audio: true, video: true});
+const ws = new WebSocket(`wss://${location.host}/ws`);
+const send = (m) => ws.send(JSON.stringify(m));
+let pc = null;
+async function peer() {
+  if (pc) return pc;
+  pc = new RTCPeerConnection({bundlePolicy: "max-bundle"});
+  pc.onicecandidate = (e) => e.candidate && send({candidate: e.candidate.toJSON()});
+  pc.ontrack = (e) => { document.getElementById("remote").srcObject = e.streams[0]; };
+  const stream = await media;
+  stream.getTracks().forEach((t) => pc.addTrack(t, stream));
+  return pc;
+}
+media.then((s) => {
+  document.getElementById("local").srcObject = s;
+  window.__ready = true;
+});
+ws.onmessage = async (e) => {
+  const m = JSON.parse(e.data);
+  if (m.peers) {  // the newcomer offers
+    const p = await peer();
+    await p.setLocalDescription(await p.createOffer());
+    send({description: p.localDescription.toJSON()});
+  } else if (m.description) {
+    const p = await peer();
+    await p.setRemoteDescription(m.description);
+    if (m.description.type === "offer") {
+      await p.setLocalDescription(await p.createAnswer());
+      send({description: p.localDescription.toJSON()});
+    }
+  } else if (m.candidate) {
+    const p = await peer();
+    await p.addIceCandidate(m.candidate);
+  }
+};
+</script>
+"""
+
+
+# -- statistics and tables --------------------------------------------------------------------
+
+
+@dataclass
+class Round:
+    total_ms: float  # B's navigation start to both pages' first remote frame
+    marks: dict[str, float]  # "A: step" / "B: step" -> ms after B's navigation start
+
+
+@dataclass
+class Side:
+    label: str
+    rounds: list[Round] = field(default_factory=list)
+
+    @property
+    def samples(self) -> list[float]:
+        return [r.total_ms for r in self.rounds]
+
+    def quantile(self, q: float) -> float:
+        ordered = sorted(self.samples)
+        return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+    @property
+    def mean(self) -> float:
+        return sum(self.samples) / len(self.samples)
+
+    def step(self, name: str) -> float | None:
+        seen = sorted(r.marks[name] for r in self.rounds if name in r.marks)
+        return seen[(len(seen) - 1) // 2] if seen else None
+
+
+def machine_context() -> str:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    chromium = subprocess.run(
+        [CHROMIUM, "--version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return (
+        f"Machine: nproc {os.cpu_count()}, {cpu}, Python {platform.python_version()}, "
+        f"{chromium or 'Chromium'}, {platform.system()} {platform.release()}."
+    )
+
+
+def join_table(bare: Side, salon: Side) -> str:
+    def row(s: Side) -> str:
+        ms = [f"{v:.0f}" for v in (s.quantile(0.5), s.mean, s.quantile(0.9))]
+        return f"| {s.label} | {len(s.samples)} | {' | '.join(ms)} |"
+
+    def ratio(f: Any) -> str:
+        return f"{f(salon) / f(bare):.2f}x"
+
+    p50 = salon.quantile(0.5) / bare.quantile(0.5)
+    mean = salon.mean / bare.mean
+    verdict = "met" if p50 <= 1.1 and mean <= 1.1 else "**missed**"
+    return "\n".join(
+        [
+            "### Join to first remote video frame, two pages",
+            "",
+            "| page | rounds | p50 ms | mean ms | p90 ms |",
+            "|---|---:|---:|---:|---:|",
+            row(bare),
+            row(salon),
+            f"| ratio Salon / bare | | {ratio(lambda s: s.quantile(0.5))} "
+            f"| {ratio(lambda s: s.mean)} | {ratio(lambda s: s.quantile(0.9))} |",
+            "",
+            f"- p50 ratio {p50:.2f}x, mean ratio {mean:.2f}x (goal <= 1.1x): {verdict}",
+        ]
+    )
+
+
+TIMELINE = [
+    "B: DOMContentLoaded",
+    "B: load",
+    "B: getUserMedia called",
+    "B: getUserMedia resolved",
+    "B: WebSocket created",
+    "B: WebSocket open",
+    "B: WebSocket message",
+    "B: screen in_room",
+    "B: RTCPeerConnection created",
+    "A: RTCPeerConnection created",
+    "B: setLocalDescription offer",
+    "A: setRemoteDescription offer",
+    "A: setLocalDescription answer",
+    "B: setRemoteDescription answer",
+    "B: ICE connected",
+    "A: ICE connected",
+    "B: PC connected",
+    "A: PC connected",
+    "B: track video",
+    "A: track video",
+    "B: first remote frame",
+    "A: first remote frame",
+]
+
+
+def timeline_table(bare: Side, salon: Side) -> str:
+    lines = [
+        "### Timeline (median ms after B's navigation start; first occurrence of each step)",
+        "",
+        "A joined first and waits; B is the newcomer. Each step is the first time it happened on "
+        "that page; a blank means the page never did it.",
+        "",
+        "| step | bare | Salon | Salon - bare |",
+        "|---|---:|---:|---:|",
+    ]
+    for name in TIMELINE:
+        b, s = bare.step(name), salon.step(name)
+        if b is None and s is None:
+            continue
+        diff = f"{s - b:+.0f}" if b is not None and s is not None else ""
+        fb = f"{b:.0f}" if b is not None else ""
+        fs = f"{s:.0f}" if s is not None else ""
+        lines.append(f"| {name} | {fb} | {fs} | {diff} |")
+    return "\n".join(lines)
+
+
+# -- the bare baseline server (its own process: `join.py serve-bare PORT CERT KEY`) -----------
+
+
+def serve_bare(port: int, cert: Path, key: Path) -> None:
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route, WebSocketRoute
+    from starlette.websockets import WebSocket, WebSocketDisconnect
+
+    present: list[WebSocket] = []
+
+    async def page(_: Request) -> Response:
+        return Response(BARE_PAGE, media_type="text/html; charset=utf-8")
+
+    async def healthz(_: Request) -> Response:
+        return Response(b"ok")
+
+    async def relay(ws: WebSocket) -> None:
+        await ws.accept()
+        others = list(present)
+        present.append(ws)
+        try:
+            if others:
+                await ws.send_text(json.dumps({"peers": len(others)}))
+            while True:
+                text = await ws.receive_text()
+                for other in present:
+                    if other is not ws:
+                        await other.send_text(text)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            present.remove(ws)
+
+    app = Starlette(
+        routes=[Route("/", page), Route("/healthz", healthz), WebSocketRoute("/ws", relay)]
+    )
+    uvicorn.run(
+        app,
+        host=HOST,
+        port=port,
+        ssl_certfile=str(cert),
+        ssl_keyfile=str(key),
+        log_level="warning",
+        access_log=False,
+    )
+
+
+# -- servers ----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def salon_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("SALON_")}
+
+
+def salon_cli(data_dir: Path, *args: str) -> str:
+    salon = Path(sys.executable).with_name("salon")
+    result = subprocess.run(
+        [str(salon), "--data-dir", str(data_dir), *args],
+        env=salon_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"salon {' '.join(args)} failed:\n{result.stderr}")
+    return result.stdout
+
+
+@contextlib.contextmanager
+def server_process(cmd: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Runs ``cmd`` with its output in ``log``; stops it (TERM, then KILL) however we leave."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=salon_env(), cwd=REPO
+        )
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+def wait_healthy(proc: subprocess.Popen[bytes], base: str, log: Path) -> None:
+    import httpx
+
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base}/healthz", verify=False, timeout=2).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"server did not become healthy:\n{log.read_text()[-3000:]}")
+
+
+def create_meeting(base: str, api_key: str) -> str:
+    import httpx
+
+    end = datetime.now(UTC) + timedelta(hours=1)
+    response = httpx.post(
+        f"{base}/v1/meetings",
+        json={"endDate": end.isoformat()},
+        headers={"Authorization": f"Bearer {api_key}"},
+        verify=False,
+        timeout=10,
+    )
+    if response.status_code != 201:
+        raise RuntimeError(f"POST /v1/meetings: {response.status_code} {response.text}")
+    return str(response.json()["roomUrl"])
+
+
+def with_params(url: str, **params: str) -> str:
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True)) | params
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+# -- one round --------------------------------------------------------------------------------
+
+
+def _poll(check: Any, what: str, timeout: float = ROUND_TIMEOUT_S) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+def one_round(browser: Any, url_a: str, url_b: str, ready_js: str) -> Round:
+    contexts = []
+    try:
+        pages = []
+        for _ in range(2):
+            context = browser.new_context(
+                permissions=["camera", "microphone"],
+                ignore_https_errors=True,
+                viewport={"width": 640, "height": 480},
+            )
+            context.add_init_script(INSTRUMENT)
+            contexts.append(context)
+            pages.append(context.new_page())
+        a, b = pages
+        a.goto(url_a)
+        _poll(lambda: a.evaluate(ready_js), "page A to be ready")
+        time.sleep(0.3)  # let A settle
+        b.goto(url_b, wait_until="commit")
+        read = (
+            "() => ({origin: performance.timeOrigin, first: window.__firstFrame,"
+            " marks: window.__joinMarks})"
+        )
+
+        def both() -> list[dict[str, Any]] | None:
+            got = [p.evaluate(read) for p in (a, b)]
+            return got if all(g["first"] is not None for g in got) else None
+
+        got_a, got_b = _poll(both, "both pages to show a remote frame")
+        origin_b = got_b["origin"]
+        marks: dict[str, float] = {}
+        for who, got in (("A", got_a), ("B", got_b)):
+            for name, at in got["marks"]:
+                marks.setdefault(f"{who}: {name}", got["origin"] + at - origin_b)
+        total = max(got_a["origin"] + got_a["first"], got_b["origin"] + got_b["first"]) - origin_b
+        return Round(total, marks)
+    finally:
+        for context in contexts:
+            with contextlib.suppress(Exception):
+                context.close()
+
+
+SALON_READY = (
+    "() => document.querySelector('[data-testid=screen]')?.dataset.screen === 'in_room'"
+    " && (window.__joinMarks || []).some(([n]) => n === 'getUserMedia resolved')"
+)
+BARE_READY = (
+    "() => window.__ready === true"
+    " && (window.__joinMarks || []).some(([n]) => n === 'WebSocket open')"
+)
+
+
+def bench(work: Path) -> tuple[Side, Side]:
+    from playwright.sync_api import sync_playwright
+
+    from salon.clock import SystemClock
+    from salon.tls import ensure_self_signed
+
+    data = work / "data"
+    salon_cli(data, "org", "create", "bench")
+    api_key = salon_cli(data, "keys", "create", "--org", "bench").strip().splitlines()[-1]
+    cert, key = ensure_self_signed(work, ["localhost"], SystemClock())
+    salon_port, bare_port = free_port(), free_port()
+    salon_cmd = [str(Path(sys.executable).with_name("salon")), "--data-dir", str(data)]
+    salon_cmd += ["serve", "--port", str(salon_port)]
+    bare_cmd = [sys.executable, __file__, "serve-bare", str(bare_port), str(cert), str(key)]
+    salon_base, bare_base = f"https://localhost:{salon_port}", f"https://localhost:{bare_port}"
+    bare_side, salon_side = Side("bare WebRTC page"), Side("Salon room app")
+    with (
+        server_process(salon_cmd, work / "salon.log") as salon_proc,
+        server_process(bare_cmd, work / "bare.log") as bare_proc,
+        sync_playwright() as driver,
+    ):
+        wait_healthy(salon_proc, salon_base, work / "salon.log")
+        wait_healthy(bare_proc, bare_base, work / "bare.log")
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for n in range(ROUNDS + 1):
+                room = create_meeting(salon_base, api_key)
+                s = one_round(
+                    browser,
+                    with_params(room, displayName="A", precallReview="off"),
+                    with_params(room, displayName="B", precallReview="off"),
+                    SALON_READY,
+                )
+                b = one_round(browser, bare_base + "/", bare_base + "/", BARE_READY)
+                print(
+                    f"round {n}{' (warm-up)' if n == 0 else ''}: Salon {s.total_ms:.0f} ms, "
+                    f"bare {b.total_ms:.0f} ms",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                if n:
+                    salon_side.rounds.append(s)
+                    bare_side.rounds.append(b)
+        finally:
+            browser.close()
+    return bare_side, salon_side
+
+
+# -- report -----------------------------------------------------------------------------------
+
+
+def record(report: str) -> None:
+    """Replaces (or appends) the ``## bench/join.py`` section of docs/benchmarks.md."""
+    text = (
+        DOCS.read_text() if DOCS.exists() else "# Benchmarks\n\nFigures measured on one machine.\n"
+    )
+    section = (
+        f"{SECTION}\n\nRecorded {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Reproduce with "
+        "`.venv/bin/python bench/join.py --record` from the repository root, as root; "
+        "the script's docstring explains what is measured.\n\n"
+        f"{report}\n"
+    )
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip("\n") + "\n"
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    DOCS.write_text(text)
+
+
+def enter_namespace(argv: Sequence[str]) -> int:
+    """Re-runs this script inside ``unshare -n`` (root only), bounded by ``timeout``."""
+    if os.geteuid() != 0 or subprocess.run(["unshare", "-n", "true"], check=False).returncode:
+        print("bench/join.py: needs root and `unshare -n` (a network namespace)", file=sys.stderr)
+        return 1
+    env = os.environ | {IN_NETNS: "1"}
+    cmd = ["timeout", "--kill-after=10s", f"{TOTAL_TIMEOUT_S}s", "unshare", "-n", "--"]
+    cmd += [sys.executable, str(Path(__file__).resolve()), *argv]
+    return subprocess.run(cmd, env=env, cwd=REPO, check=False).returncode
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--record", action="store_true", help="write into docs/benchmarks.md")
+    sub = parser.add_subparsers(dest="mode")
+    bare = sub.add_parser("serve-bare", help="(internal) serve the bare demo")
+    bare.add_argument("port", type=int)
+    bare.add_argument("cert", type=Path)
+    bare.add_argument("key", type=Path)
+    args = parser.parse_args(argv)
+    if args.mode == "serve-bare":
+        serve_bare(args.port, args.cert, args.key)
+        return 0
+    if os.environ.get(IN_NETNS) != "1":
+        return enter_namespace(argv)
+    ip = shutil.which("ip") or "/usr/sbin/ip"
+    subprocess.run([ip, "link", "set", "lo", "up"], check=True)
+
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="salon-bench-join-") as tmp:
+        bare_side, salon_side = bench(Path(tmp))
+    report = "\n\n".join(
+        [
+            machine_context(),
+            join_table(bare_side, salon_side),
+            timeline_table(bare_side, salon_side),
+        ]
+    )
+    print(report)
+    print(f"\n(took {time.monotonic() - started:.0f} s)", file=sys.stderr)
+    if args.record:
+        record(report)
+        print(f"recorded in {DOCS.relative_to(REPO)}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
