@@ -924,6 +924,7 @@ class IdleResult:
     server_cpu_connect: float
     server_cores_holding: float  # CPU the idle connections cost (pings)
     available_kib: int  # MemAvailable while they were held
+    other_cores: float  # what other processes used while connecting and holding
 
     @property
     def per_connection_kib(self) -> float:
@@ -955,6 +956,7 @@ def bench_idle(
         wait_quiet(server.pid)
         wait_machine_quiet([server.pid, *gens.pids], timeout=5)
         before = rss_kib(server.pid)
+        first = CpuSample.take(server.pid, gens.pids)
         cpu, started = cpu_seconds(server.pid), time.monotonic()
         results = gens.call(
             "connect",
@@ -976,6 +978,7 @@ def bench_idle(
         cpu, held_from = cpu_seconds(server.pid), time.monotonic()
         time.sleep(HOLD_S)
         hold_cores = (cpu_seconds(server.pid) - cpu) / (time.monotonic() - held_from)
+        last = CpuSample.take(server.pid, gens.pids)
         after = rss_kib(server.pid)
         status = gens.all("status", timeout=60, label="idle")
         gens.all("close", timeout=120, label="idle")
@@ -993,6 +996,7 @@ def bench_idle(
             server_cpu_connect=server_cpu,
             server_cores_holding=hold_cores,
             available_kib=available_kib(),
+            other_cores=(last.other - first.other) / (last.wall - first.wall),
         )
     finally:
         servers.stop(server, timeout=3)  # what is measured is measured; no need to wait
@@ -1044,7 +1048,8 @@ LABELS = {
 
 
 def _cores(s: FanoutSeries) -> str:
-    cores = (s.cores(s.server_cpu), s.cores(s.generator_cpu), s.cores(s.other_cpu))
+    # (Clock-tick rounding can make a near-zero "other" come out slightly negative.)
+    cores = (s.cores(s.server_cpu), s.cores(s.generator_cpu), max(0.0, s.cores(s.other_cpu)))
     return " / ".join(f"{c:.2f}" for c in cores)
 
 
@@ -1187,6 +1192,14 @@ def idle_table(bare: IdleResult, salon: IdleResult, diagnostic: IdleResult | Non
             f"{diagnostic.per_connection_kib:.1f} KiB each. The stdlib loop's TLS layer "
             "(asyncio.sslproto.SSLProtocol) allocates and zero-fills a 256 KiB read buffer for "
             "every connection; uvloop's only touches the pages a read uses."
+        )
+    busy = [r for r in (bare, salon) if r.other_cores > QUIET_OTHER_CORES]
+    if busy:
+        lines.append(
+            "- **The machine was busy** during the idle test of "
+            + " and ".join(f"{LABELS[r.label]} ({r.other_cores:.2f} cores)" for r in busy)
+            + ", which slows connecting and joining; memory per connection does not depend "
+            "on it."
         )
     for r in (bare, salon, *([diagnostic] if diagnostic else [])):
         if r.failed:
