@@ -19,3 +19,5 @@ check:
 bench:
 	@scripts/bootstrap.sh --test
 	@.venv/bin/python bench/api.py
+	@.venv/bin/python bench/signaling.py
+	@.venv/bin/python bench/join.py
