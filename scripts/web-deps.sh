@@ -45,14 +45,11 @@ if [ "$actual" != "$integrity" ]; then
   exit 1
 fi
 
-tar -xzf "$tarball" -C "$work" \
-  package/LICENSE package/dist/socket.io.esm.min.js package/dist/socket.io.esm.min.js.map
+tar -xzf "$tarball" -C "$work" package/LICENSE package/dist/socket.io.esm.min.js
 mkdir -p "$vendor"
 # Copy beside the target, then rename: the server never serves a half-written file.
-for name in socket.io.esm.min.js socket.io.esm.min.js.map; do
-  cp "$work/package/dist/$name" "$vendor/.$name.tmp"
-  mv -f "$vendor/.$name.tmp" "$vendor/$name"
-done
+cp "$work/package/dist/socket.io.esm.min.js" "$vendor/.socket.io.esm.min.js.tmp"
+mv -f "$vendor/.socket.io.esm.min.js.tmp" "$vendor/socket.io.esm.min.js"
 cp "$work/package/LICENSE" "$vendor/socket.io-client.LICENSE.txt"
 echo "$version" >"$stamp"
 echo "salon: socket.io-client $version is in $vendor"
