@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Salon needs on Debian 12: system packages (as root, or says what to install),
 # then the virtual environment at .venv with Salon in it.
-#   scripts/bootstrap.sh          what `make run` needs
+#   scripts/bootstrap.sh          what `make run` needs (Python, coturn, Janus)
 #   scripts/bootstrap.sh --test   also what the test suite needs (PostgreSQL, test tools,
 #                                 Chromium and Playwright for the browser tests)
 set -euo pipefail
@@ -13,6 +13,9 @@ want_test=0
 missing=()
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || missing+=(python3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+# The embedded default supervises coturn (TURN relay) and Janus (SFU for group rooms).
+command -v turnserver >/dev/null 2>&1 || missing+=(coturn)
+[ -x /usr/bin/janus ] || missing+=(janus)
 if [ "$want_test" = 1 ]; then
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
   # runuser (PostgreSQL as root) and unshare (scripts/e2e's network namespace)
