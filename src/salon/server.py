@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import socket
 import ssl
@@ -130,6 +131,12 @@ async def serve(services: Services) -> None:
         )
         servers.append(uvicorn.Server(redirect))
     log.info("Salon listening on %s", settings.public_url)
+    # Everything made so far (modules, settings, services) lives as long as the process: move
+    # it out of the cyclic collector's sight, so that full collections, which the per-message
+    # churn of signaling triggers about once a second under load, scan only what is new
+    # (bench/signaling.py: p99 in group rooms ~190 ms without this, GC pauses).
+    gc.collect()
+    gc.freeze()
     sweeper = asyncio.create_task(_sweep_forever(services))
     ticker = asyncio.create_task(signaling.run_ticker())
     tasks = [asyncio.create_task(server.serve()) for server in servers]

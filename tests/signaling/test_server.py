@@ -6,6 +6,7 @@ on the server is a FakeClock the test moves, and timers are driven with ``signal
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -445,6 +446,35 @@ async def test_a_group_room_holds_more_than_four(services, clock, clients):
         reply = await (await clients()).join(room.room_name, displayName=f"P{n}")
         assert reply["ok"], reply
     assert reply["room"]["mode"] == "group"
+
+
+async def test_each_sender_is_heard_in_order_while_everyone_sends_at_once(services, clock, clients):
+    # Sends are started under the room's lock and awaited after it: a room's deliveries to
+    # one connection must still come in the order the room decided them.
+    room = make_room(services, clock, mode=RoomMode.GROUP)
+    people = [await clients() for _ in range(4)]
+    ids = [
+        (await person.join(room.room_name, displayName=f"P{n}"))["self"]["id"]
+        for n, person in enumerate(people)
+    ]
+    count = 30
+
+    async def say_all(person: SignalingClient, n: int) -> list[Any]:
+        calls = [
+            person.call("chat", {"messageId": f"{n}-{i}", "text": f"{i}"}) for i in range(count)
+        ]
+        return await asyncio.gather(*calls)
+
+    replies = await asyncio.gather(*(say_all(p, n) for n, p in enumerate(people)))
+    assert all(reply["ok"] for batch in replies for reply in batch)
+    for n, person in enumerate(people):
+        heard: dict[str, list[int]] = {}
+        for _ in range(count * (len(people) - 1)):
+            chat = await person.next("chat")
+            heard.setdefault(chat["from"], []).append(int(chat["text"]))
+        others = {pid for m, pid in enumerate(ids) if m != n}
+        assert set(heard) == others
+        assert all(texts == list(range(count)) for texts in heard.values()), heard
 
 
 async def test_a_knocker_joins_directly_once_the_room_is_unlocked(services, clock, clients):

@@ -18,12 +18,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import anyio.to_thread
+import engineio  # type: ignore[import-untyped]
 import socketio  # type: ignore[import-untyped]
 
 from salon.auth.room_keys import RoomGrant, RoomRole
@@ -105,11 +106,68 @@ MAX_FRAME_BYTES = 2 * MAX_MESSAGE_BYTES
 PING_INTERVAL_SECONDS = 10
 PING_TIMEOUT_SECONDS = 10
 
-Ack = Callable[[dict[str, Any]], Awaitable[None]]
-
 
 def _error(code: str, message: str) -> dict[str, Any]:
     return {"ok": False, "error": {"code": code, "message": message}}
+
+
+@dataclass(frozen=True, slots=True)
+class _Ack:
+    """Where the acknowledgement of one client event goes."""
+
+    eio_sid: str
+    namespace: str
+    id: int
+
+
+class _Turn:
+    """Everything the server sends while handling one event (or a disconnect, or a tick).
+
+    Sends are decided, and started, in order, while the room's lock is held: each is an
+    asyncio task that only appends to a connection's Engine.IO queue, and tasks run in the
+    order they were created, so every recipient sees a room's messages in the order the
+    room decided them. ``finish`` waits for them once the lock has been released, so other
+    events (of this room and others) are decided meanwhile and their deliveries share the
+    writers' wake-ups.
+    """
+
+    __slots__ = ("_ack", "_answered", "_sends", "_sio")
+
+    def __init__(self, sio: _SocketServer, ack: _Ack | None = None) -> None:
+        self._sio = sio
+        self._ack = ack
+        self._answered = False
+        self._sends: list[asyncio.Task[Any]] = []
+
+    @property
+    def wants_answer(self) -> bool:
+        return self._ack is not None and not self._answered
+
+    def answer(self, payload: dict[str, Any]) -> None:
+        """Acknowledges the client's event; only the first answer counts."""
+        if self._ack is not None and not self._answered:
+            self._answered = True
+            self._sends.append(self._sio.post_ack(self._ack, payload))
+
+    def refuse(self, code: str, message: str) -> None:
+        self.answer(_error(code, message))
+
+    def emit(self, event: str, data: Any, *, to: str, skip_sid: str | None = None) -> None:
+        self._sends.extend(self._sio.post(event, data, to=to, skip_sid=skip_sid))
+
+    def disconnect(self, sid: str) -> None:
+        """Closes ``sid`` after everything posted to it before."""
+        self._sends.append(asyncio.create_task(self._sio.disconnect(sid)))
+
+    async def finish(self) -> None:
+        """Answers ``{"ok": true}`` if nothing else answered, then waits for every send."""
+        self.answer({"ok": True})
+        sends, self._sends = self._sends, []
+        if not sends:
+            return
+        for result in await asyncio.gather(*sends, return_exceptions=True):
+            if isinstance(result, Exception):
+                log.error("a signaling send failed: %s", type(result).__name__)
 
 
 @dataclass(slots=True)
@@ -140,23 +198,48 @@ class _SocketServer(socketio.AsyncServer):  # type: ignore[misc]
     async def _handle_event_internal(
         self, server: Any, sid: str, eio_sid: str, data: Any, namespace: str, id: int | None
     ) -> None:
-        ack: Ack | None = None
-        if id is not None:
-            sent = False
-
-            async def send_ack(payload: dict[str, Any]) -> None:
-                nonlocal sent
-                if not sent:
-                    sent = True
-                    packet = server.packet_class(
-                        socketio.packet.ACK, namespace=namespace, id=id, data=[payload]
-                    )
-                    await server._send_packet(eio_sid, packet)
-
-            ack = send_ack
+        ack = None if id is None else _Ack(eio_sid, namespace, id)
         name = data[0] if isinstance(data, list) and data and isinstance(data[0], str) else ""
         args = data[1:] if isinstance(data, list) else []
         await self._shell.on_event(sid, name, args, ack)
+
+    def post(
+        self, event: str, data: Any, *, to: str, skip_sid: str | None = None
+    ) -> list[asyncio.Task[None]]:
+        """Starts sending ``event`` to every local connection in the Socket.IO room ``to`` (a
+        connection's own sid names a room of one) and returns at once.
+
+        The packet is encoded once and each recipient's send is its own task; asyncio starts
+        tasks in the order they were created and a send only appends to the recipient's
+        Engine.IO queue, so every connection receives what was posted in the order it was
+        posted. Unlike ``emit`` it needs no ``await``, so a room's lock is never held while
+        deliveries are waited for. (With a message queue between nodes, recipients on other
+        nodes would need the manager's ``emit``; Salon runs one signaling node today.)
+        """
+        pkt = self.packet_class(socketio.packet.EVENT, namespace="/", data=[event, data])
+        encoded = pkt.encode()
+        frames = [
+            engineio.packet.Packet(engineio.packet.MESSAGE, part)
+            for part in (encoded if isinstance(encoded, list) else [encoded])
+        ]
+        return [
+            asyncio.create_task(self._send_eio_packet(eio_sid, frame))
+            for sid, eio_sid in self.manager.get_participants("/", to)
+            if sid != skip_sid
+            for frame in frames
+        ]
+
+    def enter_channel(self, sid: str, channel: str) -> None:
+        self.manager.basic_enter_room(sid, "/", channel)
+
+    def leave_channel(self, sid: str, channel: str) -> None:
+        self.manager.basic_leave_room(sid, "/", channel)
+
+    def post_ack(self, ack: _Ack, payload: dict[str, Any]) -> asyncio.Task[None]:
+        packet = self.packet_class(
+            socketio.packet.ACK, namespace=ack.namespace, id=ack.id, data=[payload]
+        )
+        return asyncio.create_task(self._send_packet(ack.eio_sid, packet))
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
         await super()._handle_eio_disconnect(eio_sid, reason)
@@ -237,99 +320,109 @@ class SignalingServer:
         live = self._rooms.get(conn.room_name)
         if live is None:
             return
+        turn = _Turn(self.sio)
         async with live.lock:
             member = live.members.get(pid)
             if not self._rooms.is_current(live) or member is None or member.sid != sid:
                 return
             member.sid = None
             conn.detach()
-            effects = self._feed(live, ConnectionLost(pid))
-            await self._carry_out(live, effects)
-            await self._settle(live)
+            self._carry_out(turn, live, self._feed(live, ConnectionLost(pid)))
+            self._settle(live)
+        await turn.finish()
 
     # client events ---------------------------------------------------------------------------
 
-    async def on_event(self, sid: str, name: str, args: list[Any], ack: Ack | None) -> None:
+    async def on_event(self, sid: str, name: str, args: list[Any], ack: _Ack | None) -> None:
         conn = self._connections.get(sid)
         if conn is None:
             return
+        turn = _Turn(self.sio, ack)
+        try:
+            await self._on_event(conn, turn, name, args)
+        finally:
+            await turn.finish()
+
+    async def _on_event(self, conn: Connection, turn: _Turn, name: str, args: list[Any]) -> None:
         if not conn.bucket.take(self._clock.now()):
             conn.refused_in_a_row += 1
-            await self._refuse(
-                sid, name, ack, "rate_limited", "Too many messages; slow down (50 per second)."
+            self._refuse(
+                turn,
+                conn.sid,
+                name,
+                "rate_limited",
+                "Too many messages; slow down (50 per second).",
             )
             if conn.refused_in_a_row >= MAX_REFUSED_IN_A_ROW:
-                await self.sio.disconnect(sid)
+                turn.disconnect(conn.sid)
             return
         conn.refused_in_a_row = 0
         if name not in MODELS:
-            await self._refuse(
-                sid,
+            self._refuse(
+                turn,
+                conn.sid,
                 name,
-                ack,
                 "unknown_event",
                 f"{name[:64]!r} is not an event of signaling version {PROTOCOL_VERSION}.",
                 always_emit=True,
             )
             return
-        if ack is None:
-            await self._refuse(
-                sid,
+        if not turn.wants_answer:
+            self._refuse(
+                turn,
+                conn.sid,
                 name,
-                None,
                 "invalid_message",
                 "Every event needs an acknowledgement callback; this one was ignored.",
             )
             return
         if len(args) > 1:
-            await ack(_error("invalid_message", "Invalid request. payload: send one JSON object"))
+            turn.refuse("invalid_message", "Invalid request. payload: send one JSON object")
             return
         try:
             message = parse(name, args[0] if args else {})
         except InvalidInput as exc:
-            await ack(_error("invalid_message", exc.message))
+            turn.refuse("invalid_message", exc.message)
             return
         try:
-            await self._dispatch(conn, message, ack)
+            await self._dispatch(conn, turn, message)
         except SalonError as exc:
             # E.g. the meeting was deleted between the key check and opening its room.
-            await ack(_error(exc.signal_code, exc.message))
+            turn.refuse(exc.signal_code, exc.message)
         except Exception as exc:
             # A bug must not take the connection (or the room's lock) down with it.
             log.error("signaling event %s failed: %s", name, type(exc).__name__)
-            await ack(_error("internal_error", "Something went wrong on the server."))
+            turn.refuse("internal_error", "Something went wrong on the server.")
 
-    async def _refuse(
+    def _refuse(
         self,
+        turn: _Turn,
         sid: str,
         name: str,
-        ack: Ack | None,
         code: str,
         message: str,
         *,
         always_emit: bool = False,
     ) -> None:
-        if ack is not None:
-            await ack(_error(code, message))
-        if ack is None or always_emit:
+        wanted = turn.wants_answer
+        turn.refuse(code, message)
+        if not wanted or always_emit:
             error = {"code": code, "message": message, "event": name[:64]}
-            await self.sio.emit("error", error, to=sid)
+            turn.emit("error", error, to=sid)
 
-    async def _dispatch(self, conn: Connection, message: ClientMessage, ack: Ack) -> None:
+    async def _dispatch(self, conn: Connection, turn: _Turn, message: ClientMessage) -> None:
         if isinstance(message, JoinMessage):
-            await self._join(conn, message, ack)
+            await self._join(conn, turn, message)
         elif isinstance(message, KnockMessage):
-            await self._knock(conn, message, ack)
+            await self._knock(conn, turn, message)
         else:
-            await self._in_room(conn, message, ack)
+            await self._in_room(conn, turn, message)
 
-    async def _join(self, conn: Connection, message: JoinMessage, ack: Ack) -> None:
+    async def _join(self, conn: Connection, turn: _Turn, message: JoinMessage) -> None:
         if conn.participant_id is not None and not conn.knocking:
-            await ack(
-                _error(
-                    "invalid_message",
-                    "This connection is already in a room; send leave before joining again.",
-                )
+            turn.refuse(
+                "invalid_message",
+                "This connection is already in a room; send leave before joining again.",
             )
             return
         try:
@@ -337,20 +430,20 @@ class SignalingServer:
                 self._services.meetings.access, message.roomName, message.roomKey
             )
         except SalonError as exc:
-            await ack(_error(exc.signal_code, exc.message))
+            turn.refuse(exc.signal_code, exc.message)
             return
         if conn.knocking and conn.room_name != access.room_name:
-            await ack(_error("invalid_message", "Cancel the knock before joining another room."))
+            turn.refuse("invalid_message", "Cancel the knock before joining another room.")
             return
         async with self._locked_room(access) as live:
             if live is None:
-                await ack(_error("meeting_ended", "This meeting has ended."))
+                turn.refuse("meeting_ended", "This meeting has ended.")
                 return
-            if message.resumeToken and await self._resume(conn, live, message.resumeToken, ack):
+            if message.resumeToken and await self._resume(conn, turn, live, message.resumeToken):
                 return
-            await self._fresh_join(conn, live, access.role, message, ack)
+            await self._fresh_join(conn, turn, live, access.role, message)
 
-    async def _resume(self, conn: Connection, live: LiveRoom, token: str, ack: Ack) -> bool:
+    async def _resume(self, conn: Connection, turn: _Turn, live: LiveRoom, token: str) -> bool:
         """Resumes the participant ``token`` names, if it is still in the room; else False."""
         pid = self._rooms.redeem(token, live.name)
         member = None if pid is None else live.members.get(pid)
@@ -362,27 +455,27 @@ class SignalingServer:
             old = self._connections.get(retired)
             if old is not None:
                 old.detach()
-            await self._leave_channels(retired, live, member.role)
+            self._leave_channels(retired, live, member.role)
             member.sid = None
         effects = self._feed(live, Resume(pid))
         reply = _reply_to(pid, effects)
         if reply is None or not reply.ok:
-            await self._carry_out(live, [e for e in effects if e is not reply])
+            self._carry_out(turn, live, [e for e in effects if e is not reply])
             return False
-        await self._bind(conn, live, pid, member)
+        self._bind(conn, live, pid, member)
         extra = {
             "iceServers": self._ice_servers,
             "resumeToken": self._rooms.issue_resume_token(live, pid),
             "resumed": True,
         }
-        await self._carry_out(live, effects, sender=pid, ack=ack, extra=extra)
+        self._carry_out(turn, live, effects, sender=pid, extra=extra)
         if retired is not None:
-            await self.sio.disconnect(retired)
-        await self._settle(live)
+            turn.disconnect(retired)
+        self._settle(live)
         return True
 
     async def _fresh_join(
-        self, conn: Connection, live: LiveRoom, role: RoomRole, message: JoinMessage, ack: Ack
+        self, conn: Connection, turn: _Turn, live: LiveRoom, role: RoomRole, message: JoinMessage
     ) -> None:
         # A knocker who joins directly (the room was unlocked meanwhile) withdraws the knock.
         was_knocking = conn.knocking and conn.participant_id is not None
@@ -396,31 +489,29 @@ class SignalingServer:
         if reply is not None and reply.ok:
             member = Member(None, message.displayName, message.externalId, role)
             live.members[pid] = member
-            await self._bind(conn, live, pid, member)
+            self._bind(conn, live, pid, member)
             extra = {
                 "iceServers": self._ice_servers,
                 "resumeToken": self._rooms.issue_resume_token(live, pid),
                 "resumed": False,
             }
-        await self._carry_out(live, effects, sender=pid, ack=ack, extra=extra)
-        await self._settle(live)
+        self._carry_out(turn, live, effects, sender=pid, extra=extra)
+        self._settle(live)
 
-    async def _knock(self, conn: Connection, message: KnockMessage, ack: Ack) -> None:
+    async def _knock(self, conn: Connection, turn: _Turn, message: KnockMessage) -> None:
         if conn.participant_id is not None:
-            await ack(
-                _error("invalid_message", "This connection is already in a room or knocking.")
-            )
+            turn.refuse("invalid_message", "This connection is already in a room or knocking.")
             return
         try:
             access = await anyio.to_thread.run_sync(
                 self._services.meetings.access, message.roomName, message.roomKey
             )
         except SalonError as exc:
-            await ack(_error(exc.signal_code, exc.message))
+            turn.refuse(exc.signal_code, exc.message)
             return
         async with self._locked_room(access) as live:
             if live is None:
-                await ack(_error("meeting_ended", "This meeting has ended."))
+                turn.refuse("meeting_ended", "This meeting has ended.")
                 return
             pid = new_participant_id()
             effects = self._feed(live, Knock(pid, message.displayName, message.externalId))
@@ -428,23 +519,22 @@ class SignalingServer:
             if reply is not None and reply.ok:
                 live.members[pid] = Member(conn.sid, message.displayName, message.externalId, None)
                 conn.room_name, conn.participant_id, conn.knocking = live.name, pid, True
-            await self._carry_out(live, effects, sender=pid, ack=ack)
-            await self._settle(live)
+            self._carry_out(turn, live, effects, sender=pid)
+            self._settle(live)
 
-    async def _in_room(self, conn: Connection, message: ClientMessage, ack: Ack) -> None:
+    async def _in_room(self, conn: Connection, turn: _Turn, message: ClientMessage) -> None:
         pid, room_name = conn.participant_id, conn.room_name
         live = None if room_name is None else self._rooms.get(room_name)
         if pid is None or live is None:
-            await ack(_error("not_in_room", "You are not in a room; join one first."))
+            turn.refuse("not_in_room", "You are not in a room; join one first.")
             return
         async with live.lock:
             member = live.members.get(pid)
             if not self._rooms.is_current(live) or member is None or member.sid != conn.sid:
-                await ack(_error("not_in_room", "You are not in a room; join one first."))
+                turn.refuse("not_in_room", "You are not in a room; join one first.")
                 return
-            effects = self._feed(live, _room_event(message, pid))
-            await self._carry_out(live, effects, sender=pid, ack=ack)
-            await self._settle(live)
+            self._carry_out(turn, live, self._feed(live, _room_event(message, pid)), sender=pid)
+            self._settle(live)
 
     # rooms -----------------------------------------------------------------------------------
 
@@ -471,7 +561,7 @@ class SignalingServer:
     def _feed(self, live: LiveRoom, event: Event) -> list[Effect]:
         return live.room.handle(event, self._clock.now())
 
-    async def _settle(self, live: LiveRoom) -> None:
+    def _settle(self, live: LiveRoom) -> None:
         """Forgets whom the engine forgot, and the room itself once it is idle."""
         for pid in list(live.members):
             if live.room.participant(pid) is not None:
@@ -481,54 +571,54 @@ class SignalingServer:
                 conn = self._connections.get(member.sid)
                 if conn is not None and conn.participant_id == pid:
                     conn.detach()
-                await self._leave_channels(member.sid, live, member.role)
+                self._leave_channels(member.sid, live, member.role)
         self._rooms.drop_if_idle(live)
 
-    async def _bind(self, conn: Connection, live: LiveRoom, pid: str, member: Member) -> None:
+    def _bind(self, conn: Connection, live: LiveRoom, pid: str, member: Member) -> None:
         conn.room_name, conn.participant_id, conn.knocking = live.name, pid, False
         member.sid = conn.sid
-        await self.sio.enter_room(conn.sid, live.channel())
+        self.sio.enter_channel(conn.sid, live.channel())
         if member.role is not None:
-            await self.sio.enter_room(conn.sid, live.channel(member.role))
+            self.sio.enter_channel(conn.sid, live.channel(member.role))
 
-    async def _leave_channels(self, sid: str, live: LiveRoom, role: RoomRole | None) -> None:
+    def _leave_channels(self, sid: str, live: LiveRoom, role: RoomRole | None) -> None:
         if role is None:
             return
-        await self.sio.leave_room(sid, live.channel())
-        await self.sio.leave_room(sid, live.channel(role))
+        self.sio.leave_channel(sid, live.channel())
+        self.sio.leave_channel(sid, live.channel(role))
 
     # effects ---------------------------------------------------------------------------------
 
-    async def _carry_out(
+    def _carry_out(
         self,
+        turn: _Turn,
         live: LiveRoom,
         effects: list[Effect],
         *,
         sender: str | None = None,
-        ack: Ack | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        answered = False
+        """Posts what ``effects`` send, in their order, and queues their session records.
+        Called with the room's lock held; nothing here waits."""
         for effect in effects:
             match effect:
-                case Reply(to=to) if to == sender and ack is not None and not answered:
-                    answered = True
+                case Reply(to=to) if to == sender and turn.wants_answer:
                     if effect.ok:
-                        await ack({"ok": True, **effect.data, **(extra or {})})
+                        turn.answer({"ok": True, **effect.data, **(extra or {})})
                     else:
-                        await ack(_error(effect.error_code or "error", effect.error_message or ""))
+                        turn.refuse(effect.error_code or "error", effect.error_message or "")
                 case Reply():
                     log.warning("dropped a reply that was not for the sender")
                 case Send(to=to, event=event, data=data):
                     sid = live.sid_of(to)
                     if sid is not None:
-                        await self.sio.emit(event, data, to=sid)
+                        turn.emit(event, data, to=sid)
                 case Broadcast():
-                    await self._broadcast(live, effect)
+                    self._broadcast(turn, live, effect)
                 case Disconnect(participant_id=pid):
-                    await self._disconnect(live, pid)
+                    self._disconnect(turn, live, pid)
                 case GrantKey():
-                    await self._grant_key(live, effect)
+                    self._grant_key(turn, live, effect)
                 case (
                     SessionStarted()
                     | SessionEnded()
@@ -536,10 +626,8 @@ class SignalingServer:
                     | ParticipantLeftSession()
                 ):
                     self._record(live, effect)
-        if ack is not None and not answered:
-            await ack({"ok": True})
 
-    async def _broadcast(self, live: LiveRoom, effect: Broadcast) -> None:
+    def _broadcast(self, turn: _Turn, live: LiveRoom, effect: Broadcast) -> None:
         skip = None if effect.exclude is None else live.sid_of(effect.exclude)
         channels = (
             [live.channel()]
@@ -547,9 +635,9 @@ class SignalingServer:
             else [live.channel(role) for role in sorted(effect.roles)]
         )
         for channel in channels:
-            await self.sio.emit(effect.event, effect.data, room=channel, skip_sid=skip)
+            turn.emit(effect.event, effect.data, to=channel, skip_sid=skip)
 
-    async def _disconnect(self, live: LiveRoom, pid: str) -> None:
+    def _disconnect(self, turn: _Turn, live: LiveRoom, pid: str) -> None:
         member = live.members.get(pid)
         if member is None or member.sid is None:
             return
@@ -557,11 +645,12 @@ class SignalingServer:
         conn = self._connections.get(sid)
         if conn is not None:
             conn.detach()
-        await self._leave_channels(sid, live, member.role)
-        # Emits queued before this point reach the client before the disconnect does.
-        await self.sio.disconnect(sid)
+        # Out of the room's channels now, so nothing posted after this reaches it; closed
+        # after what was posted to it before.
+        self._leave_channels(sid, live, member.role)
+        turn.disconnect(sid)
 
-    async def _grant_key(self, live: LiveRoom, effect: GrantKey) -> None:
+    def _grant_key(self, turn: _Turn, live: LiveRoom, effect: GrantKey) -> None:
         facts, now = live.facts, self._clock.now()
         grant = RoomGrant(
             facts.room_name, facts.meeting_id, effect.role, now, deactivates_at(facts.end_date)
@@ -569,7 +658,7 @@ class SignalingServer:
         key = self._services.room_key_signer.issue(grant)
         sid = live.sid_of(effect.participant_id)
         if sid is not None:
-            await self.sio.emit("knock_accepted", {"roomKey": key}, to=sid)
+            turn.emit("knock_accepted", {"roomKey": key}, to=sid)
 
     def _record(
         self,
@@ -606,13 +695,14 @@ class SignalingServer:
         """Lets every live room expire what is due now (reconnect and session grace)."""
         now = self._clock.now()
         self._rooms.forget_ended(now)
+        turn = _Turn(self.sio)
         for live in self._rooms.all():
             async with live.lock:
                 if not self._rooms.is_current(live):
                     continue
-                effects = self._feed(live, Tick())
-                await self._carry_out(live, effects)
-                await self._settle(live)
+                self._carry_out(turn, live, self._feed(live, Tick()))
+                self._settle(live)
+        await turn.finish()
 
     async def run_ticker(self, interval: float = TICK_SECONDS) -> None:
         while True:
