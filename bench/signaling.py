@@ -13,10 +13,10 @@ timeout, handlers run one at a time per connection):
     created with ``POST /v1/meetings``; clients join them as visitors with the ``join`` event
     of docs/signaling.md, so every ``chat`` runs through Salon's rate limit, schema, room
     lock and room engine before it is relayed in memory to the room.
-(b) Bare: a python-socketio ``AsyncServer`` that checks the ``{"v": 1}`` auth, puts a ``join``
-    into the Socket.IO room of that name, and on ``chat`` emits the same payload Salon sends
-    (messageId, from, displayName, text, sentAt) to the sender's room, skipping the sender,
-    and acknowledges.
+(b) Bare: a python-socketio ``AsyncServer`` on uvloop (the event loop ``salon serve`` uses)
+    that checks the ``{"v": 1}`` auth, puts a ``join`` into the Socket.IO room of that name,
+    and on ``chat`` emits the same payload Salon sends (messageId, from, displayName, text,
+    sentAt) to the sender's room, skipping the sender, and acknowledges.
 
 The clients are bench/eio_client.py, a minimal Engine.IO v4 / Socket.IO v4 client over one
 WebSocket per connection, spread over WORKERS load-generator processes (uvloop). The tables
@@ -48,10 +48,8 @@ say how much CPU the generators and the server used, so a generator-bound figure
    ``participant_joined`` and welcome lists). They stay idle for HOLD_S seconds, longer than
    the Engine.IO ping interval, so each one must answer pings. Reported: connections held,
    the server's RSS (VmRSS of /proc/<pid>/status) before and after, the difference per
-   connection (goal >= 10,000 held at <= 100 KB each), and the CPU the keepalives cost. A
-   diagnostic row runs the same Salon code with uvloop in place of asyncio's own event loop
-   (IDLE_DIAGNOSTIC_CONNECTIONS connections), to show what the stdlib TLS layer's read buffer
-   costs per connection. The servers and the generators raise RLIMIT_NOFILE for this.
+   connection (goal >= 10,000 held at <= 100 KB each), and the CPU the keepalives cost. The
+   servers and the generators raise RLIMIT_NOFILE for this.
 
 ``--record`` rewrites the ``## bench/signaling.py`` section of docs/benchmarks.md and keeps a
 ``### Where the time and memory go`` subsection at its end if there is one (a one-off analysis
@@ -111,7 +109,6 @@ CHAT_TEXT = "Shall we move the review to Thursday? I have a clash at ten, any ti
 # idle
 IDLE_CONNECTIONS = 10_000
 IDLE_WARM_CONNECTIONS = 40
-IDLE_DIAGNOSTIC_CONNECTIONS = 1_000
 HOLD_S = 12.0
 QUIET_TIMEOUT_S = 30.0
 
@@ -245,6 +242,7 @@ def serve_bare(
     """A bare python-socketio broadcast server with Salon's transport settings."""
     import socketio  # type: ignore[import-untyped]
     import uvicorn
+    import uvloop
 
     sio = socketio.AsyncServer(
         async_mode="asgi",
@@ -309,17 +307,7 @@ def serve_bare(
     config.load()
     assert config.ssl is not None
     config.ssl.minimum_version = ssl.TLSVersion.TLSv1_2
-    asyncio.run(uvicorn.Server(config).serve())  # the stdlib loop, as `salon serve` runs
-
-
-def serve_salon_uvloop(salon_args: list[str]) -> int:
-    """Diagnostic only: `salon serve` unchanged, but asyncio.run() makes a uvloop loop."""
-    import uvloop
-
-    from salon.cli import main as salon_main
-
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    return salon_main(salon_args)
+    uvloop.run(uvicorn.Server(config).serve())  # the event loop `salon serve` runs on
 
 
 # -- server processes -------------------------------------------------------------------------
@@ -423,8 +411,6 @@ class Servers:
         ]
         if label == "salon":
             cmd = [str(Path(sys.executable).with_name("salon")), *salon_args]
-        elif label == "salon-uvloop":
-            cmd = [sys.executable, str(Path(__file__).resolve()), "serve-salon-uvloop", *salon_args]
         else:
             script = str(Path(__file__).resolve())
             cmd = [sys.executable, script, "serve-bare", str(port), str(self.cert), str(self.key)]
@@ -1043,7 +1029,6 @@ def machine_context() -> str:
 LABELS = {
     "bare": "bare python-socketio",
     "salon": "Salon",
-    "salon-uvloop": "*diagnostic:* Salon on uvloop",
 }
 
 
@@ -1145,7 +1130,7 @@ def shape_goals(r: ShapeResult) -> str:
     return "\n".join(lines)
 
 
-def idle_table(bare: IdleResult, salon: IdleResult, diagnostic: IdleResult | None) -> str:
+def idle_table(bare: IdleResult, salon: IdleResult) -> str:
     def row(r: IdleResult) -> str:
         return (
             f"| {LABELS[r.label]} | {r.held:,} / {r.target:,} | {r.pinged:,} | "
@@ -1171,8 +1156,6 @@ def idle_table(bare: IdleResult, salon: IdleResult, diagnostic: IdleResult | Non
         f"{_ratio(salon.server_cpu_connect, bare.server_cpu_connect)} | "
         f"{_ratio(salon.server_cores_holding, bare.server_cores_holding)} | | | {ratio} |",
     ]
-    if diagnostic is not None:
-        lines.append(row(diagnostic))
     lines += [
         "",
         f"- Salon held {salon.held:,} idle joined connections (goal >= 10,000): "
@@ -1185,14 +1168,6 @@ def idle_table(bare: IdleResult, salon: IdleResult, diagnostic: IdleResult | Non
         f"- Salon memory {salon.per_connection_kib:.1f} KiB per connection (goal <= 100 KB "
         f"= 97.7 KiB): {_verdict(salon.per_connection_kib * 1024 <= 100_000)}",
     ]
-    if diagnostic is not None:
-        lines.append(
-            f"- Diagnostic row: the same Salon code with asyncio's event loop swapped for uvloop "
-            f"(not how `salon serve` runs today), {diagnostic.held:,} connections: "
-            f"{diagnostic.per_connection_kib:.1f} KiB each. The stdlib loop's TLS layer "
-            "(asyncio.sslproto.SSLProtocol) allocates and zero-fills a 256 KiB read buffer for "
-            "every connection; uvloop's only touches the pages a read uses."
-        )
     busy = [r for r in (bare, salon) if r.other_cores > QUIET_OTHER_CORES]
     if busy:
         lines.append(
@@ -1201,7 +1176,7 @@ def idle_table(bare: IdleResult, salon: IdleResult, diagnostic: IdleResult | Non
             + ", which slows connecting and joining; memory per connection does not depend "
             "on it."
         )
-    for r in (bare, salon, *([diagnostic] if diagnostic else [])):
+    for r in (bare, salon):
         if r.failed:
             lines.append(f"- {LABELS[r.label]}: {r.failed} connections failed: {r.first_error}")
     return "\n".join(lines)
@@ -1279,18 +1254,14 @@ def run(work: Path, shapes: Sequence[str], idle: bool) -> str:
             servers.stop(server)
         if idle:
             results = {}
-            for label, count in (
-                ("salon", IDLE_CONNECTIONS),
-                ("bare", IDLE_CONNECTIONS),
-                ("salon-uvloop", IDLE_DIAGNOSTIC_CONNECTIONS),
-            ):
+            for label, count in (("salon", IDLE_CONNECTIONS), ("bare", IDLE_CONNECTIONS)):
                 log(f"idle connections, {label} ...")
                 results[label] = r = bench_idle(gens, servers, label, normal_names, count)
                 log(
                     f"  {r.held:,}/{r.target:,} held, {r.per_connection_kib:.1f} KiB each, "
                     f"connected in {r.connect_seconds:.0f} s"
                 )
-            sections.append(idle_table(results["bare"], results["salon"], results["salon-uvloop"]))
+            sections.append(idle_table(results["bare"], results["salon"]))
             log(sections[-1])
     return "\n\n".join(sections)
 
@@ -1312,10 +1283,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     bare.add_argument("max_frame", type=int)
     bare.add_argument("ping_interval", type=int)
     bare.add_argument("ping_timeout", type=int)
-    sub.add_parser("serve-salon-uvloop", help="(internal) `salon ARGS...` on uvloop")
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["serve-salon-uvloop"]:
-        return serve_salon_uvloop(argv[1:])
     args = parser.parse_args(argv)
     if args.mode == "serve-bare":
         serve_bare(
