@@ -317,6 +317,7 @@ def salon_env() -> dict[str, str]:
     """The environment without the caller's SALON_* settings, and a limit no setup can reach."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SALON_")}
     env["SALON_RATE_LIMIT_POINTS"] = RATE_LIMIT_POINTS
+    env["SALON_TURN_MODE"] = "off"  # no coturn: not what is measured here
     return env
 
 

@@ -120,3 +120,138 @@ def test_mode_and_stun_urls(tmp_path: Path):
         load_settings(env={"SALON_DATA_DIR": str(tmp_path), "SALON_STUN_URLS": "http://x"})
     with pytest.raises(ConfigError, match="must be embedded or production"):
         load_settings(env={"SALON_DATA_DIR": str(tmp_path), "SALON_MODE": "dev"})
+
+
+def test_turn_defaults_follow_the_mode(tmp_path: Path):
+    embedded = load_settings(env={"SALON_DATA_DIR": str(tmp_path)}).turn
+    assert embedded.mode == "embedded" and embedded.embedded
+    assert embedded.port == 3478 and embedded.tls_ports == (5349,)
+    assert embedded.listening_ips == ("127.0.0.1",)
+    assert embedded.secret_file == tmp_path / "turn.secret"
+    assert embedded.credential_ttl_seconds == 3600
+    assert embedded.realm == "localhost"
+    assert not embedded.allow_loopback_peers
+    # Browsers are told the local coturn, by address when Salon is reached as "localhost".
+    assert [(s.host, s.port, s.tls_ports, s.region) for s in embedded.servers] == [
+        ("127.0.0.1", 3478, (5349,), "local")
+    ]
+    production = load_settings(env={"SALON_DATA_DIR": str(tmp_path), "SALON_MODE": "production"})
+    assert production.turn.mode == "off" and not production.turn.enabled
+    assert production.turn.servers == ()
+
+
+def test_embedded_turn_settings(tmp_path: Path):
+    turn = load_settings(
+        env={
+            "SALON_DATA_DIR": str(tmp_path),
+            "SALON_HOST": "0.0.0.0",
+            "SALON_PUBLIC_URL": "https://meet.example.com",
+            "SALON_TURN_TLS_PORTS": "5349, 443",
+            "SALON_TURN_RELAY_IPS": "10.0.0.5",
+            "SALON_TURN_EXTERNAL_IP": "203.0.113.7/10.0.0.5",
+            "SALON_TURN_RELAY_PORTS": "40000-40100",
+            "SALON_TURN_CREDENTIAL_TTL": "600",
+            "SALON_TURN_USER_QUOTA": "8",
+            "SALON_TURN_TOTAL_QUOTA": "200",
+        }
+    ).turn
+    assert turn.listening_ips == ()  # Salon listens everywhere: so does coturn
+    assert turn.tls_ports == (5349, 443)
+    assert turn.relay_ips == ("10.0.0.5",)
+    assert turn.external_ip == "203.0.113.7/10.0.0.5"
+    assert turn.relay_ports == (40000, 40100)
+    assert turn.credential_ttl_seconds == 600
+    assert (turn.user_quota, turn.total_quota) == (8, 200)
+    assert turn.realm == "meet.example.com"
+    assert [(s.host, s.tls_ports) for s in turn.servers] == [("meet.example.com", (5349, 443))]
+
+
+def test_external_turn_pool(tmp_path: Path):
+    secret = tmp_path / "turn.secret"
+    secret.write_text("x" * 40)
+    settings = load_settings(
+        env={
+            "SALON_DATA_DIR": str(tmp_path),
+            "SALON_MODE": "production",
+            "SALON_TURN_MODE": "external",
+            "SALON_TURN_SECRET_FILE": str(secret),
+            "SALON_TURN_SERVERS": "eu=turn-eu.example.com, us=[2001:db8::1]:3479:5350+443",
+        }
+    )
+    eu, us = settings.turn.servers
+    assert (eu.host, eu.port, eu.tls_ports, eu.region) == (
+        "turn-eu.example.com",
+        3478,
+        (5349,),
+        "eu",
+    )
+    assert (us.host, us.port, us.tls_ports, us.region) == ("2001:db8::1", 3479, (5350, 443), "us")
+    assert settings.turn.secret_file == secret
+    flag = load_settings(
+        env={"SALON_DATA_DIR": str(tmp_path), "SALON_TURN_MODE": "external"}
+        | {
+            "SALON_TURN_SECRET_FILE": str(secret),
+            "SALON_TURN_SERVERS": "turn.example.com",
+        },
+        flags={"turn_mode": "off"},
+    )
+    assert flag.turn.mode == "off" and flag.turn.servers == ()
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"SALON_TURN_MODE": "sometimes"}, "must be one of embedded, external, off"),
+        ({"SALON_TURN_MODE": "external"}, "SALON_TURN_MODE=external needs SALON_TURN_SERVERS"),
+        (
+            {"SALON_TURN_MODE": "external", "SALON_TURN_SERVERS": "turn.example.com"},
+            "needs SALON_TURN_SECRET_FILE",
+        ),
+        (
+            {
+                "SALON_TURN_MODE": "external",
+                "SALON_TURN_SERVERS": "turn.example.com",
+                "SALON_TURN_SECRET_FILE": "/nonexistent/secret",
+            },
+            "SALON_TURN_SECRET_FILE /nonexistent/secret does not exist",
+        ),
+        ({"SALON_TURN_SERVERS": "eu=bad host"}, "SALON_TURN_SERVERS='eu=bad host'"),
+        ({"SALON_TURN_SERVERS": "[10.0.0.1]"}, "only IPv6 addresses go in brackets"),
+        ({"SALON_TURN_SERVERS": "turn.example.com:0"}, "ports must be from 1 to 65535"),
+        ({"SALON_TURN_PORT": "5349"}, "both name 5349"),
+        ({"SALON_TURN_TLS_PORTS": "a,b"}, "must be comma-separated port numbers"),
+        ({"SALON_TURN_LISTENING_IPS": "localhost"}, "'localhost' is not an IP address"),
+        ({"SALON_TURN_EXTERNAL_IP": "1.2.3.4/5.6.7.8/9"}, "must be PUBLIC or PUBLIC/PRIVATE"),
+        ({"SALON_TURN_RELAY_PORTS": "60000-50000"}, "must be LOW-HIGH"),
+        ({"SALON_TURN_CREDENTIAL_TTL": "30"}, "from 300 to 86400"),
+        ({"SALON_TURN_USER_QUOTA": "0"}, "SALON_TURN_USER_QUOTA"),
+        ({"SALON_TURN_REALM": "bad realm"}, "domain-like name"),
+        ({"SALON_TURN_TEST_ALLOW_LOOPBACK_PEERS": "maybe"}, "must be 1 or 0"),
+        (
+            {"SALON_MODE": "production", "SALON_TURN_TEST_ALLOW_LOOPBACK_PEERS": "1"},
+            "is for tests only",
+        ),
+        ({"SALON_PORT": "3478"}, "Salon (--port) and the embedded coturn would both listen"),
+        (
+            {"SALON_PORT": "443", "SALON_TURN_TLS_PORTS": "5349,443"},
+            "would both listen on port 443",
+        ),
+    ],
+)
+def test_wrong_turn_settings_say_what_to_change(tmp_path: Path, env: dict[str, str], says: str):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env={"SALON_DATA_DIR": str(tmp_path), **env})
+    assert says in caught.value.message
+
+
+def test_turn_ports_may_match_salon_on_another_address(tmp_path: Path):
+    settings = load_settings(
+        env={
+            "SALON_DATA_DIR": str(tmp_path),
+            "SALON_HOST": "10.0.0.4",
+            "SALON_PORT": "443",
+            "SALON_TURN_LISTENING_IPS": "10.0.0.5",
+            "SALON_TURN_TLS_PORTS": "5349,443",
+        }
+    )
+    assert settings.turn.tls_ports == (5349, 443)

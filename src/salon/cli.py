@@ -1,11 +1,13 @@
-"""The ``salon`` command: serve, migrate, organizations, API keys, master key, privacy."""
+"""The ``salon`` command: serve, migrate, organizations, API keys, master key, TURN, privacy."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import uvloop
 
@@ -13,6 +15,7 @@ from salon.config import Settings, load_settings
 from salon.errors import SalonError
 from salon.services.container import Services, build_services
 from salon.storage.inventory import render_markdown
+from salon.turn.config import CoturnFiles, coturn_config
 
 __all__ = ["main"]
 
@@ -42,7 +45,19 @@ def _migrate(services: Services, _args: argparse.Namespace) -> int:
 
 def _org_create(services: Services, args: argparse.Namespace) -> int:
     org = services.orgs.create(args.name, args.contact_email)
+    if args.relay_only:
+        services.relay_policy.set_org_relay_only(org.org_id, True)
     print(f"created organization {org.name} ({org.org_id})")
+    return 0
+
+
+def _org_relay_only(services: Services, args: argparse.Namespace) -> int:
+    org = services.orgs.by_name(args.name)
+    services.relay_policy.set_org_relay_only(org.org_id, args.state == "on")
+    if args.state == "on":
+        print(f"{org.name}: every participant's media now goes through a TURN relay")
+    else:
+        print(f"{org.name}: participants may connect directly (unless a meeting is relay-only)")
     return 0
 
 
@@ -68,6 +83,30 @@ def _org_delete(services: Services, args: argparse.Namespace) -> int:
 def _org_find(services: Services, args: argparse.Namespace) -> int:
     for org in services.orgs.find_by_contact_email(args.email):
         print(f"{org.org_id}  {org.name}")
+    return 0
+
+
+def _turn_config(services: Services, args: argparse.Namespace) -> int:
+    settings = services.settings
+    cert = settings.server.tls_cert or settings.data_dir / "tls-cert.pem"
+    key = settings.server.tls_key or settings.data_dir / "tls-key.pem"
+    config = coturn_config(settings.turn, CoturnFiles(cert, key), services.turn_secret)
+    if args.output is None:
+        sys.stdout.write(config.text(with_secret=False))
+        return 0
+    if services.turn_secret is None:
+        print(
+            "salon: TURN is off, so there is no shared secret to write. Set SALON_TURN_MODE="
+            "external and SALON_TURN_SECRET_FILE (the secret Salon and coturn share).",
+            file=sys.stderr,
+        )
+        return 2
+    path = Path(args.output)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        os.fchmod(fh.fileno(), 0o600)
+        fh.write(config.text(with_secret=True))
+    print(f"wrote the coturn configuration, with the shared secret, to {path} (mode 0600)")
     return 0
 
 
@@ -97,6 +136,27 @@ def _rotate_master(services: Services, _args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_turn_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    turn = sub.add_parser("turn", parents=[common], help="TURN relays (coturn)")
+    turn_sub = turn.add_subparsers(dest="turn_command", required=True, metavar="ACTION")
+    config = turn_sub.add_parser(
+        "config",
+        parents=[common],
+        help="print coturn's configuration from Salon's settings (secret left out)",
+    )
+    config.add_argument(
+        "--output",
+        metavar="FILE",
+        help="write it, with the shared secret, to FILE (mode 0600) instead of printing it",
+    )
+    config.add_argument("--tls-cert", help="PEM certificate coturn serves (default: Salon's)")
+    config.add_argument("--tls-key", help="PEM private key for --tls-cert")
+    config.add_argument("--turn-mode", help="embedded, external or off")
+    config.set_defaults(handler=_turn_config)
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -117,6 +177,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--mode", help="embedded (default; landing page on) or production (landing page off)"
     )
+    serve.add_argument(
+        "--turn-mode",
+        help="embedded (start coturn; default in embedded mode), external (a pool you run), off",
+    )
     serve.set_defaults(handler=_serve)
 
     sub.add_parser("migrate", parents=[common], help="bring the schema up to date").set_defaults(
@@ -129,7 +193,18 @@ def _parser() -> argparse.ArgumentParser:
     create = org.add_parser("create", parents=[common], help="create an organization")
     create.add_argument("name")
     create.add_argument("--contact-email", help="privacy/security contact (stored encrypted)")
+    create.add_argument(
+        "--relay-only", action="store_true", help="every participant's media goes through TURN"
+    )
     create.set_defaults(handler=_org_create)
+    relay = org.add_parser(
+        "relay-only",
+        parents=[common],
+        help="turn the relay-only privacy setting on or off (media always through TURN)",
+    )
+    relay.add_argument("name")
+    relay.add_argument("state", choices=["on", "off"])
+    relay.set_defaults(handler=_org_relay_only)
     org.add_parser("list", parents=[common], help="list organizations").set_defaults(
         handler=_org_list
     )
@@ -156,6 +231,7 @@ def _parser() -> argparse.ArgumentParser:
         "rotate-master", parents=[common], help="re-wrap all data keys under a new master key"
     ).set_defaults(handler=_rotate_master)
 
+    _add_turn_parser(sub, common)
     privacy = sub.add_parser("privacy", parents=[common], help="privacy records")
     privacy.add_subparsers(dest="privacy_command", required=True, metavar="ACTION").add_parser(
         "inventory", help="print the data inventory as Markdown"
@@ -188,6 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "tls_key",
             "http_redirect_port",
             "mode",
+            "turn_mode",
         )
     }
     handler: Callable[[Services, argparse.Namespace], int] = args.handler

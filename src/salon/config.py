@@ -11,15 +11,25 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
 from salon.errors import ConfigError
 
-__all__ = ["Secret", "ServerSettings", "Settings", "load_settings"]
+__all__ = [
+    "Secret",
+    "ServerSettings",
+    "Settings",
+    "TurnMode",
+    "TurnServer",
+    "TurnSettings",
+    "load_settings",
+]
 
 ENV_PREFIX = "SALON_"
 T = TypeVar("T")
@@ -54,6 +64,57 @@ class ServerSettings:
     max_body_bytes: int
 
 
+class TurnMode(StrEnum):
+    """Who runs the TURN relays Salon hands to participants."""
+
+    EMBEDDED = "embedded"  # ``salon serve`` starts and supervises coturn itself
+    EXTERNAL = "external"  # the operator runs a pool of coturn servers (``salon turn config``)
+    OFF = "off"  # no TURN: STUN only (calls behind strict firewalls may not connect)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnServer:
+    """One TURN server as browsers are told about it: where, which ports, which region."""
+
+    host: str  # a DNS name or an IP address (IPv6 without brackets)
+    port: int = 3478  # TURN over UDP and TCP
+    tls_ports: tuple[int, ...] = (5349,)  # TURN over TLS
+    region: str = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class TurnSettings:
+    """TURN relays: the mode, the pool browsers are given, and the embedded coturn's config."""
+
+    mode: TurnMode = TurnMode.OFF
+    # What participants are told, in every mode but off (embedded: the local coturn).
+    servers: tuple[TurnServer, ...] = ()
+    # The shared secret of TURN REST credentials (coturn's static-auth-secret), in a file.
+    secret_file: Path = Path("turn.secret")
+    credential_ttl_seconds: int = 3600
+    # The coturn Salon runs (embedded) or prints a config for (``salon turn config``).
+    port: int = 3478
+    tls_ports: tuple[int, ...] = (5349,)
+    listening_ips: tuple[str, ...] = ()  # empty: every interface
+    relay_ips: tuple[str, ...] = ()  # empty: coturn picks the address the client came to
+    external_ip: str | None = None  # PUBLIC or PUBLIC/PRIVATE, behind a 1:1 NAT
+    relay_ports: tuple[int, int] = (49152, 65535)
+    realm: str = "localhost"
+    user_quota: int = 20
+    total_quota: int = 1000
+    # Tests only (refused in production mode): loopback peers may be relayed to.
+    allow_loopback_peers: bool = False
+    binary: str = "turnserver"
+
+    @property
+    def enabled(self) -> bool:
+        return self.mode != TurnMode.OFF
+
+    @property
+    def embedded(self) -> bool:
+        return self.mode == TurnMode.EMBEDDED
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path
@@ -69,6 +130,7 @@ class Settings:
     # STUN servers handed to participants at join (none by default: no third party learns
     # who is in a call). TURN servers arrive with their own settings.
     stun_urls: tuple[str, ...] = ()
+    turn: TurnSettings = field(default_factory=TurnSettings)
 
     @property
     def landing_page(self) -> bool:
@@ -138,6 +200,123 @@ def _stun_urls(raw: str) -> tuple[str, ...]:
     return urls
 
 
+def _turn_mode(raw: str) -> TurnMode:
+    try:
+        return TurnMode(raw.lower())
+    except ValueError:
+        raise ValueError(f"must be one of {', '.join(m.value for m in TurnMode)}") from None
+
+
+def _flag(raw: str) -> bool:
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("must be 1 or 0")
+
+
+def _ip(raw: str) -> str:
+    try:
+        return str(ipaddress.ip_address(raw.strip("[]")))
+    except ValueError:
+        raise ValueError(f"{raw!r} is not an IP address") from None
+
+
+def _ips(raw: str) -> tuple[str, ...]:
+    try:
+        return tuple(dict.fromkeys(_ip(part.strip()) for part in raw.split(",") if part.strip()))
+    except ValueError as exc:
+        raise ValueError(f"must be comma-separated IP addresses; {exc}") from None
+
+
+def _external_ip(raw: str) -> str | None:
+    """coturn's ``external-ip``: ``PUBLIC`` or ``PUBLIC/PRIVATE`` (behind a 1:1 NAT)."""
+    if not raw:
+        return None
+    parts = raw.split("/")
+    if len(parts) > 2:
+        raise ValueError("must be PUBLIC or PUBLIC/PRIVATE, e.g. 203.0.113.7/10.0.0.7")
+    try:
+        return "/".join(_ip(part) for part in parts)
+    except ValueError as exc:
+        raise ValueError(f"must be PUBLIC or PUBLIC/PRIVATE IP addresses; {exc}") from None
+
+
+def _ports(raw: str) -> tuple[int, ...]:
+    parse = _int_in(1, 65535)
+    try:
+        ports = tuple(dict.fromkeys(parse(p.strip()) for p in raw.split(",") if p.strip()))
+    except ValueError:
+        raise ValueError("must be comma-separated port numbers, e.g. 5349,443") from None
+    if not ports:
+        raise ValueError("must name at least one port, e.g. 5349")
+    return ports
+
+
+def _port_range(raw: str) -> tuple[int, int]:
+    lo, sep, hi = raw.partition("-")
+    parse = _int_in(1024, 65535)
+    try:
+        low, high = parse(lo.strip()), parse(hi.strip())
+    except ValueError:
+        low = high = 0
+    if not sep or not 1024 <= low < high <= 65535:
+        raise ValueError("must be LOW-HIGH with 1024 <= LOW < HIGH <= 65535, e.g. 49152-65535")
+    return low, high
+
+
+def _realm(raw: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}", raw):
+        raise ValueError("must be a domain-like name such as meet.example.com")
+    return raw
+
+
+def _turn_binary(raw: str) -> str:
+    if not raw or any(c.isspace() for c in raw):
+        raise ValueError("must be the coturn program's name or path, e.g. /usr/bin/turnserver")
+    return raw
+
+
+_TURN_SERVER = re.compile(
+    r"(?:(?P<region>[a-z0-9][a-z0-9-]{0,31})=)?"
+    r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)"
+    r"(?::(?P<port>\d{1,5})(?::(?P<tls>\d{1,5}(?:\+\d{1,5})*))?)?"
+)
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_NAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*")
+
+
+def _turn_servers(raw: str) -> tuple[TurnServer, ...]:
+    """``[REGION=]HOST[:PORT[:TLS_PORT[+TLS_PORT…]]]``, comma-separated."""
+    example = "e.g. eu=turn-eu.example.com,us=turn-us.example.com:3478:5349+443"
+    servers: list[TurnServer] = []
+    for entry in (e.strip() for e in raw.split(",")):
+        if not entry:
+            continue
+        match = _TURN_SERVER.fullmatch(entry)
+        if match is None:
+            raise ValueError(
+                "must be [REGION=]HOST[:PORT[:TLS_PORT[+TLS_PORT]]] entries (REGION: a-z, 0-9, "
+                f"'-'), {example}"
+            )
+        host = match["host"]
+        if host.startswith("["):
+            host = _ip(host)
+            if ":" not in host:
+                raise ValueError(f"{entry!r}: only IPv6 addresses go in brackets")
+        elif not _HOST_NAME.fullmatch(host):
+            raise ValueError(f"{entry!r}: {host!r} is not a host name or IP address")
+        try:
+            port = _int_in(1, 65535)(match["port"] or "3478")
+            tls = tuple(_int_in(1, 65535)(p) for p in (match["tls"] or "5349").split("+"))
+        except ValueError:
+            raise ValueError(f"{entry!r}: ports must be from 1 to 65535") from None
+        servers.append(TurnServer(host, port, tls, match["region"] or "default"))
+    if not servers:
+        raise ValueError(f"must name at least one TURN server, {example}")
+    return tuple(servers)
+
+
 def _display_host(host: str) -> str:
     try:
         ip = ipaddress.ip_address(host)
@@ -189,6 +368,103 @@ class _Reader:
                 f"Setting {env_name}={path!r}: the file cannot be read ({exc.strerror}). "
                 f"Point {env_name} at a readable file."
             ) from None
+
+
+def _default_turn_listening_ips(host: str) -> tuple[str, ...]:
+    """Where the embedded coturn listens by default: where Salon listens, or everywhere."""
+    if host == "localhost":
+        return ("127.0.0.1",)
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return ()
+    return () if ip.is_unspecified else (str(ip),)
+
+
+def _addresses_overlap(turn_ips: tuple[str, ...], host: str) -> bool:
+    if not turn_ips:
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return True  # a host name: assume it is one of them
+    return ip.is_unspecified or str(ip) in turn_ips
+
+
+def _load_turn(reader: _Reader, data_dir: Path, mode: str, server: ServerSettings) -> TurnSettings:
+    default_mode = TurnMode.EMBEDDED if mode == "embedded" else TurnMode.OFF
+    turn_mode = reader.get("turn_mode", _turn_mode, default_mode)
+    port = reader.get("turn_port", _int_in(1, 65535), 3478)
+    default_tls: tuple[int, ...] = (5349,)
+    tls_ports = reader.get("turn_tls_ports", _ports, default_tls)
+    if port in tls_ports:
+        raise ConfigError(
+            f"SALON_TURN_PORT and SALON_TURN_TLS_PORTS both name {port}. coturn needs separate "
+            "ports for TURN over UDP/TCP and over TLS: change one of them."
+        )
+    listening_ips = reader.get("turn_listening_ips", _ips, _default_turn_listening_ips(server.host))
+    public_host = urlsplit(server.public_url).hostname or "localhost"
+    allow_loopback = reader.get("turn_test_allow_loopback_peers", _flag, False)
+    if allow_loopback and mode != "embedded":
+        raise ConfigError(
+            "SALON_TURN_TEST_ALLOW_LOOPBACK_PEERS is for tests only and is refused in production "
+            "mode: it would let anyone with TURN credentials reach this machine's loopback "
+            "services. Remove it."
+        )
+    secret_file = reader.path("turn_secret_file", None)
+    servers_raw, _ = reader.raw("turn_servers")
+    no_servers: tuple[TurnServer, ...] = ()
+    servers = reader.get("turn_servers", _turn_servers, no_servers)
+    if turn_mode is TurnMode.EXTERNAL:
+        if servers_raw is None:
+            raise ConfigError(
+                "SALON_TURN_MODE=external needs SALON_TURN_SERVERS, the coturn servers to hand "
+                "to participants (e.g. eu=turn-eu.example.com,us=turn-us.example.com). Set it, "
+                "or use SALON_TURN_MODE=embedded or off."
+            )
+        if secret_file is None:
+            raise ConfigError(
+                "SALON_TURN_MODE=external needs SALON_TURN_SECRET_FILE, a file holding the "
+                "static-auth-secret your coturn servers use. Set it."
+            )
+        if not secret_file.is_file():
+            raise ConfigError(
+                f"SALON_TURN_SECRET_FILE {secret_file} does not exist or is not a file. "
+                "Fix the path."
+            )
+    if turn_mode is TurnMode.EMBEDDED:
+        if servers_raw is None:
+            advertised = public_host
+            if public_host == "localhost":
+                advertised = listening_ips[0] if listening_ips else "127.0.0.1"
+            servers = (TurnServer(advertised, port, tls_ports, "local"),)
+        for salon_port, source in ((server.port, "--port"), (server.http_redirect_port, None)):
+            if salon_port is None or salon_port not in (port, *tls_ports):
+                continue
+            if _addresses_overlap(listening_ips, server.host):
+                name = source or "--http-redirect-port"
+                raise ConfigError(
+                    f"Salon ({name}) and the embedded coturn would both listen on port "
+                    f"{salon_port}. Change {name}, SALON_TURN_PORT / SALON_TURN_TLS_PORTS, or "
+                    "give coturn an address of its own with SALON_TURN_LISTENING_IPS."
+                )
+    return TurnSettings(
+        mode=turn_mode,
+        servers=servers if turn_mode is not TurnMode.OFF else (),
+        secret_file=secret_file or data_dir / "turn.secret",
+        credential_ttl_seconds=reader.get("turn_credential_ttl", _int_in(300, 86400), 3600),
+        port=port,
+        tls_ports=tls_ports,
+        listening_ips=listening_ips,
+        relay_ips=reader.get("turn_relay_ips", _ips, ()),
+        external_ip=reader.get("turn_external_ip", _external_ip, None),
+        relay_ports=reader.get("turn_relay_ports", _port_range, (49152, 65535)),
+        realm=reader.get("turn_realm", _realm, public_host),
+        user_quota=reader.get("turn_user_quota", _int_in(1, 10_000), 20),
+        total_quota=reader.get("turn_total_quota", _int_in(1, 1_000_000), 1000),
+        allow_loopback_peers=allow_loopback,
+        binary=reader.get("turn_binary", _turn_binary, "turnserver"),
+    )
 
 
 def load_settings(
@@ -244,23 +520,26 @@ def load_settings(
     assert master_key_file is not None
     assert room_key_file is not None
 
+    server = ServerSettings(
+        host=host,
+        port=port,
+        public_url=public_url,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        http_redirect_port=redirect,
+        max_body_bytes=reader.get("max_body_bytes", _int_in(1024, 10 * 1024 * 1024), 65536),
+    )
+    mode = reader.get("mode", _mode, "embedded")
     return Settings(
         data_dir=data_dir,
-        server=ServerSettings(
-            host=host,
-            port=port,
-            public_url=public_url,
-            tls_cert=tls_cert,
-            tls_key=tls_key,
-            http_redirect_port=redirect,
-            max_body_bytes=reader.get("max_body_bytes", _int_in(1024, 10 * 1024 * 1024), 65536),
-        ),
+        server=server,
         database_url=Secret(database_url),
         master_key_file=master_key_file,
         room_key_secret_file=room_key_file,
         rate_limit_points=reader.get("rate_limit_points", _int_in(1, 10_000_000), 1000),
         sweep_interval_seconds=reader.get("sweep_interval_seconds", _int_in(1, 86400), 300),
         log_level=reader.get("log_level", _log_level, "info"),
-        mode=reader.get("mode", _mode, "embedded"),
+        mode=mode,
         stun_urls=reader.get("stun_urls", _stun_urls, ()),
+        turn=_load_turn(reader, data_dir, mode, server),
     )

@@ -1,12 +1,18 @@
-"""``salon serve``: HTTPS only (an optional HTTP port only redirects), plus the room sweeper."""
+"""``salon serve``: HTTPS only (an optional HTTP port only redirects), plus the room sweeper,
+and, in the embedded TURN mode, a supervised coturn for the server's life."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import logging
+import signal
 import socket
 import ssl
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
 from urllib.parse import urlsplit
 
 import anyio.to_thread
@@ -17,6 +23,7 @@ from salon.api.app import create_asgi_app
 from salon.services.container import Services
 from salon.signaling.server import MAX_FRAME_BYTES, SignalingServer
 from salon.tls import ensure_self_signed
+from salon.turn.supervisor import EmbeddedCoturn
 
 __all__ = ["serve"]
 
@@ -116,6 +123,35 @@ def _tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+class _HeldSignals:
+    """Notes SIGINT / SIGTERM while Salon starts or stops its child processes; raises them
+    again once the block is done.
+
+    uvicorn takes these signals while it serves, then restores the previous handlers and raises
+    the signal again. Without a handler of Salon's underneath, that second SIGTERM would end the
+    process before coturn is stopped (the kernel would still kill it, but not cleanly)."""
+
+    _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self._originals: dict[int, Any] = {}
+
+    def _note(self, sig: int, _frame: FrameType | None) -> None:
+        self.received.append(sig)
+
+    def __enter__(self) -> _HeldSignals:
+        if threading.current_thread() is threading.main_thread():
+            self._originals = {sig: signal.signal(sig, self._note) for sig in self._SIGNALS}
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for sig, handler in self._originals.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(reversed(self.received)):
+            signal.raise_signal(sig)
+
+
 async def serve(services: Services) -> None:
     settings = services.settings.server
     logging.getLogger("uvicorn.error").addFilter(_HANDSHAKE_FILTER)
@@ -129,6 +165,25 @@ async def serve(services: Services) -> None:
         hostname = urlsplit(settings.public_url).hostname or "localhost"
         cert, key = ensure_self_signed(services.settings.data_dir, [hostname], services.clock)
         log.info("using the self-signed certificate %s", cert)
+    coturn: EmbeddedCoturn | None = None
+    if services.settings.turn.embedded:
+        assert services.turn_secret is not None
+        coturn = EmbeddedCoturn(services.settings, services.turn_secret, cert=cert, key=key)
+    with _HeldSignals() as held:
+        try:
+            if coturn is not None:
+                # Before Salon listens: a relay that cannot start stops start-up, saying why.
+                await coturn.start()
+                log.info("TURN relay (coturn) running")
+            if not held.received:
+                await _serve_https(services, cert, key)
+        finally:
+            if coturn is not None:
+                await coturn.stop()
+
+
+async def _serve_https(services: Services, cert: Path, key: Path) -> None:
+    settings = services.settings.server
     signaling = SignalingServer(services)
     config = _uvicorn_config(
         create_asgi_app(services, signaling),

@@ -43,6 +43,7 @@ def make_room(
     org: str = "acme",
     mode: RoomMode = RoomMode.NORMAL,
     locked: bool = False,
+    relay_only: bool = False,
 ) -> RoomUnderTest:
     try:
         org_id = services.orgs.by_name(org).org_id
@@ -55,6 +56,7 @@ def make_room(
             room_mode=mode,
             is_locked=locked,
             fields=frozenset(MeetingField),
+            relay_only=relay_only,
         ),
     )
     return RoomUnderTest(

@@ -63,7 +63,7 @@ async def test_roles_come_from_the_room_key(clients, room: RoomUnderTest):
     ]
     assert as_viewer["room"] == {"roomName": room.room_name, "mode": "normal", "locked": False}
     assert {p["displayName"] for p in as_viewer["participants"]} == {"Hana", "Vic"}
-    assert as_host["iceServers"] == []
+    assert as_host["iceTransportPolicy"] == "all"
     assert as_host["resumed"] is False
     assert as_host["resumeToken"] != as_visitor["resumeToken"]
     joined = await host.next("participant_joined")
@@ -81,7 +81,7 @@ async def test_join_errors_name_what_is_wrong(clients, room: RoomUnderTest, serv
 
 
 async def test_ice_servers_come_from_the_stun_setting(tmp_path: Path, clock: FakeClock):
-    settings = make_settings(tmp_path, stun_urls="stun:stun.example.net:3478")
+    settings = make_settings(tmp_path, stun_urls="stun:stun.example.net:3478", turn_mode="off")
     services = build_services(settings, clock)
     try:
         room = make_room(services, clock)
@@ -93,6 +93,73 @@ async def test_ice_servers_come_from_the_stun_setting(tmp_path: Path, clock: Fak
     finally:
         services.close()
     assert reply["iceServers"] == [{"urls": ["stun:stun.example.net:3478"]}]
+    assert reply["iceTransportPolicy"] == "all"
+
+
+async def test_turn_credentials_are_given_at_join_and_renewed_before_they_expire(
+    tmp_path: Path, clock: FakeClock
+):
+    secret = tmp_path / "turn.secret"
+    secret.write_text("s3cret-" * 6 + "\n")
+    settings = make_settings(
+        tmp_path,
+        turn_mode="external",
+        turn_servers="eu=turn.example.net:3478:5349",
+        turn_secret_file=str(secret),
+        turn_credential_ttl="600",
+    )
+    services = build_services(settings, clock)
+    try:
+        room = make_room(services, clock)
+        with https_server(services) as running:
+            client = SignalingClient(running)
+            await client.connect()
+            reply = await client.join(room.room_name)
+            (turn,) = reply["iceServers"]
+            assert "turn:turn.example.net:3478?transport=udp" in turn["urls"]
+            assert "turns:turn.example.net:5349?transport=tcp" in turn["urls"]
+            expiry, _, opaque = turn["username"].partition(":")
+            assert int(expiry) == int(clock.now().timestamp()) + 600
+            assert reply["iceTransportPolicy"] == "all"
+
+            await on_server(running, running.signaling.tick())
+            await client.settle()
+            assert "ice_servers" not in client.names()  # nothing is due yet
+
+            clock.advance(timedelta(seconds=500))  # past the refresh point, before expiry
+            await on_server(running, running.signaling.tick())
+            fresh = await client.next("ice_servers")
+            (renewed,) = fresh["iceServers"]
+            new_expiry, _, new_opaque = renewed["username"].partition(":")
+            assert int(new_expiry) == int(clock.now().timestamp()) + 600
+            assert new_opaque != opaque and renewed["credential"] != turn["credential"]
+            assert fresh["iceTransportPolicy"] == "all"
+            await client.close()
+    finally:
+        services.close()
+
+
+async def test_a_relay_only_meeting_makes_every_participant_relay(tmp_path: Path, clock: FakeClock):
+    secret = tmp_path / "turn.secret"
+    secret.write_text("s3cret-" * 6 + "\n")
+    settings = make_settings(
+        tmp_path,
+        turn_mode="external",
+        turn_servers="turn.example.net",
+        turn_secret_file=str(secret),
+    )
+    services = build_services(settings, clock)
+    try:
+        room = make_room(services, clock, relay_only=True)
+        with https_server(services) as running:
+            client = SignalingClient(running)
+            await client.connect()
+            reply = await client.join(room.room_name)
+            await client.close()
+    finally:
+        services.close()
+    assert reply["iceTransportPolicy"] == "relay"
+    assert any(url.startswith("turn:") for url in reply["iceServers"][0]["urls"])
 
 
 async def test_a_fifth_participant_is_refused_in_a_normal_room(clients, room: RoomUnderTest):

@@ -65,6 +65,9 @@ def serve(
     """Starts ``salon serve`` and waits until /healthz answers over HTTPS."""
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SALON_")}
+    # The embedded coturn gets ports of its own, so servers of tests running side by side
+    # (and a developer's own `make run`) never fight over 3478/5349.
+    clean |= {"SALON_TURN_PORT": str(free_port()), "SALON_TURN_TLS_PORTS": str(free_port())}
     log_path = data_dir.parent / f"serve-{port}.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(

@@ -188,6 +188,11 @@ class MeetingCreate(_Strict):
     liveTranscription: LiveTranscriptionOptions | None = None
     streaming: StreamingOptions | None = None
     fields: Annotated[list[MeetingField], Field(max_length=2)] = []
+    relayOnly: StrictBool = Field(
+        default=False,
+        description="Salon's own: every participant's media goes through a TURN relay, so no "
+        "participant learns another's IP address. An organization's relayOnly applies too.",
+    )
 
     @field_validator("endDate")
     @classmethod
@@ -215,6 +220,7 @@ class MeetingCreate(_Strict):
             live_transcription=plain(self.liveTranscription),
             streaming=plain(self.streaming),
             fields=frozenset(self.fields),
+            relay_only=self.relayOnly,
         )
 
 
@@ -246,6 +252,9 @@ class MeetingOut(BaseModel):
     endDate: str
     hostRoomUrl: str | None = None
     viewerRoomUrl: str | None = None
+    relayOnly: bool | None = Field(
+        default=None, description="Salon's own; present (true) only for a relay-only meeting."
+    )
 
     @classmethod
     def of(cls, view: MeetingView) -> dict[str, Any]:
@@ -260,6 +269,9 @@ class MeetingOut(BaseModel):
             out["hostRoomUrl"] = view.host_room_url
         if view.viewer_room_url is not None:
             out["viewerRoomUrl"] = view.viewer_room_url
+        # Whereby's shape stays exact: Salon's extension appears only when it is on.
+        if view.relay_only:
+            out["relayOnly"] = True
         return out
 
 
@@ -289,9 +301,25 @@ class RoomInsightsOut(BaseModel):
 
 
 class OrganizationSettingsIn(_Strict):
-    contactEmail: Annotated[str, StringConstraints(max_length=254)] | None
+    """``PATCH /v1/organization``: the fields given are changed, the others kept."""
+
+    contactEmail: Annotated[str, StringConstraints(max_length=254)] | None = None
+    relayOnly: StrictBool = Field(
+        default=False,
+        description="Every participant of every room relays its media through TURN, so no "
+        "participant learns another's IP address.",
+    )
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> Self:
+        if not self.model_fields_set:
+            raise MissingFields(["contactEmail", "relayOnly"], "give at least one field to change")
+        return self
 
 
 class OrganizationSettingsOut(BaseModel):
     name: str
     contactEmail: str | None
+    relayOnly: bool | None = Field(
+        default=None, description="Present (true) only when the relay-only setting is on."
+    )

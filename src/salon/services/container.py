@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from salon.auth.room_keys import RoomKeySigner, RoomKeyVerifier, load_room_key_secret
 from salon.clock import Clock, SystemClock
-from salon.config import Settings
+from salon.config import Secret, Settings
 from salon.services.insights import InsightsService
 from salon.services.keyring import Keyring
 from salon.services.meetings import MeetingService
@@ -16,6 +16,9 @@ from salon.services.rate_limit import InMemoryRateLimiter, RateLimiter
 from salon.services.sessions import SessionService
 from salon.signaling.registry import RoomRegistry
 from salon.storage.db import Database
+from salon.turn.credentials import load_turn_secret
+from salon.turn.ice import IceProvider, TurnIceProvider
+from salon.turn.policy import RelayPolicy
 
 __all__ = ["Services", "build_services"]
 
@@ -35,6 +38,12 @@ class Services:
     sessions: SessionService
     # The live rooms of this node (in memory; the signaling shell is their only user).
     rooms: RoomRegistry
+    # ICE servers, TURN credentials and transport policy for a participant: ice.grant(facts, now).
+    ice: IceProvider
+    # The organizations' relay-only privacy setting.
+    relay_policy: RelayPolicy
+    # The TURN REST shared secret (coturn's static-auth-secret); None when TURN is off.
+    turn_secret: Secret | None
 
     def close(self) -> None:
         self.db.dispose()
@@ -56,6 +65,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     verifier = RoomKeyVerifier(secret, clock)
     signer = RoomKeySigner(secret)
     meetings = MeetingService(db, keyring, clock, settings.server.public_url, signer, verifier)
+    turn = settings.turn
+    turn_secret = load_turn_secret(turn.secret_file, create=turn.embedded) if turn.enabled else None
     return Services(
         settings=settings,
         clock=clock,
@@ -69,4 +80,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         insights=InsightsService(db, keyring, meetings),
         sessions=SessionService(db, keyring),
         rooms=RoomRegistry(),
+        ice=TurnIceProvider(turn, settings.stun_urls, turn_secret),
+        relay_policy=RelayPolicy(db),
+        turn_secret=turn_secret,
     )

@@ -71,6 +71,8 @@ class NewMeeting:
     live_transcription: Mapping[str, Any] | None = None
     streaming: Mapping[str, Any] | None = None
     fields: frozenset[MeetingField] = field(default_factory=frozenset)
+    # Salon's own: every participant's media goes through a TURN relay.
+    relay_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,7 @@ class MeetingView:
     is_locked: bool
     host_room_url: str | None = None
     viewer_room_url: str | None = None
+    relay_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +178,7 @@ class MeetingService:
                 if MeetingField.VIEWER_ROOM_URL in fields
                 else None
             ),
+            relay_only=row.relay_only,
         )
 
     # commands ------------------------------------------------------------------------------
@@ -198,6 +202,7 @@ class MeetingService:
             "start_date": now,
             "end_date": spec.end_date,
             "created_at": now,
+            "relay_only": spec.relay_only,
         }
         cipher = self._keyring.cached(org_id)
         if cipher is None:

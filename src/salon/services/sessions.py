@@ -21,7 +21,7 @@ from salon.auth.room_keys import RoomRole
 from salon.errors import NotFound
 from salon.services.keyring import Keyring
 from salon.storage.db import Database
-from salon.storage.models import Meeting, RoomSession, SessionParticipant
+from salon.storage.models import Meeting, Organization, RoomSession, SessionParticipant
 
 __all__ = [
     "DISPLAY_NAME_COLUMN",
@@ -50,6 +50,9 @@ class RoomFacts:
     room_name: str
     is_locked: bool
     end_date: datetime
+    # Every participant's media goes through a TURN relay (the meeting's or the organization's
+    # privacy setting): no participant learns another's address.
+    relay_only: bool = False
 
 
 class SessionService:
@@ -61,10 +64,22 @@ class SessionService:
 
     def room_facts(self, meeting_id: str) -> RoomFacts:
         with self._db.transaction() as session:
-            row = session.get(Meeting, meeting_id)
-            if row is None:
+            found = session.execute(
+                select(Meeting, Organization.relay_only)
+                .join(Organization, Organization.id == Meeting.org_id)
+                .where(Meeting.id == meeting_id)
+            ).one_or_none()
+            if found is None:
                 raise NotFound("There is no room at this address. Check the link you were given.")
-            return RoomFacts(row.id, row.org_id, row.room_name, row.is_locked, row.end_date)
+            row, org_relay_only = found
+            return RoomFacts(
+                row.id,
+                row.org_id,
+                row.room_name,
+                row.is_locked,
+                row.end_date,
+                relay_only=row.relay_only or org_relay_only,
+            )
 
     # writes ----------------------------------------------------------------------------------
 

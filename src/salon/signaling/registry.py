@@ -46,6 +46,9 @@ class Member:
     external_id: str | None
     role: RoomRole | None  # None while knocking
     resume_digest: bytes | None = None
+    # When the TURN credentials this participant was given need replacing (None: nothing
+    # expires).
+    ice_refresh_at: datetime | None = None
 
 
 @dataclass(slots=True)

@@ -260,8 +260,6 @@ class SignalingServer:
         self._rooms = services.rooms
         self._recorder = AttendanceRecorder()
         self._connections: dict[str, Connection] = {}
-        stun = services.settings.stun_urls
-        self._ice_servers: list[dict[str, Any]] = [{"urls": list(stun)}] if stun else []
         quiet = logging.getLogger("salon.signaling.socketio")
         quiet.setLevel(logging.WARNING)
         self.sio = _SocketServer(
@@ -464,7 +462,7 @@ class SignalingServer:
             return False
         self._bind(conn, live, pid, member)
         extra = {
-            "iceServers": self._ice_servers,
+            **self._ice_grant(live, member),
             "resumeToken": self._rooms.issue_resume_token(live, pid),
             "resumed": True,
         }
@@ -491,7 +489,7 @@ class SignalingServer:
             live.members[pid] = member
             self._bind(conn, live, pid, member)
             extra = {
-                "iceServers": self._ice_servers,
+                **self._ice_grant(live, member),
                 "resumeToken": self._rooms.issue_resume_token(live, pid),
                 "resumed": False,
             }
@@ -650,6 +648,24 @@ class SignalingServer:
         self._leave_channels(sid, live, member.role)
         turn.disconnect(sid)
 
+    def _ice_grant(self, live: LiveRoom, member: Member) -> dict[str, Any]:
+        """Fresh ICE servers (TURN credentials) and transport policy for ``member``, as the
+        ``iceServers`` and ``iceTransportPolicy`` fields the browser passes to
+        RTCPeerConnection; remembers when they need replacing."""
+        grant = self._services.ice.grant(live.facts, self._clock.now())
+        member.ice_refresh_at = grant.refresh_at
+        return grant.rtc_configuration()
+
+    def _refresh_ice(self, turn: _Turn, live: LiveRoom) -> None:
+        """Sends new ICE servers to every connected participant whose credentials are due to
+        be replaced, before they expire (a restart of ICE would need them)."""
+        now = self._clock.now()
+        for member in live.members.values():
+            due = member.ice_refresh_at
+            if member.sid is None or member.role is None or due is None or due > now:
+                continue
+            turn.emit("ice_servers", self._ice_grant(live, member), to=member.sid)
+
     def _grant_key(self, turn: _Turn, live: LiveRoom, effect: GrantKey) -> None:
         facts, now = live.facts, self._clock.now()
         grant = RoomGrant(
@@ -702,6 +718,7 @@ class SignalingServer:
                     continue
                 self._carry_out(turn, live, self._feed(live, Tick()))
                 self._settle(live)
+                self._refresh_ice(turn, live)
         await turn.finish()
 
     async def run_ticker(self, interval: float = TICK_SECONDS) -> None:

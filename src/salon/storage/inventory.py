@@ -94,6 +94,12 @@ INVENTORY: tuple[StoredField, ...] = (
         protection=Protection.BLIND_INDEX,
         personal=True,
     ),
+    _f(
+        "organizations.relay_only",
+        Category.NONE,
+        "privacy setting: every participant's media goes through a TURN relay",
+        _UNTIL_ORG_DELETED,
+    ),
     _f("api_keys.id", Category.NONE, "name an API key for revocation", _UNTIL_ORG_DELETED),
     _f("api_keys.org_id", Category.NONE, "the key's organization", _UNTIL_ORG_DELETED),
     _f(
@@ -140,6 +146,12 @@ INVENTORY: tuple[StoredField, ...] = (
         "the RTMP destination, whose URL carries a stream key",
         _UNTIL_PURGE,
         protection=Protection.ORG_KEY,
+    ),
+    _f(
+        "meetings.relay_only",
+        Category.ROOM_METADATA,
+        "privacy setting: the room's media goes through a TURN relay (relayOnly)",
+        _UNTIL_PURGE,
     ),
     _f("room_sessions.id", Category.NONE, "identify a session (roomSessionId)", _INSIGHTS),
     _f("room_sessions.org_id", Category.NONE, "the session's organization", _INSIGHTS),

@@ -19,6 +19,7 @@ from sqlalchemy import (
     MetaData,
     String,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -74,6 +75,8 @@ class Organization(Base):
     master_key_id: Mapped[str] = mapped_column(String(16))
     contact_email_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     contact_email_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(16), index=True)
+    # Privacy setting: every participant of every room relays through TURN.
+    relay_only: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class ApiKey(Base):
@@ -107,6 +110,8 @@ class Meeting(Base):
     recording_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     live_transcription_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     streaming_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Salon's own: this meeting relays through TURN even if its organization does not.
+    relay_only: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class RoomSession(Base):

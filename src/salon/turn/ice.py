@@ -1,0 +1,86 @@
+"""What a participant's browser is told about ICE: servers, credentials, and transport policy.
+
+The signaling shell asks ``services.ice.grant(facts, now)`` at join and again before the grant's
+``refresh_at``; the answer goes to the browser as its ``RTCConfiguration``. A room whose meeting or
+organization is relay-only gets ``iceTransportPolicy: "relay"``: every participant's media goes
+through a TURN relay, so no participant learns another's address.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from salon.config import Secret, TurnSettings
+from salon.services.sessions import RoomFacts
+from salon.turn.credentials import ice_servers, issue_credential, pick_servers
+
+__all__ = ["IceGrant", "IceProvider", "TransportPolicy", "TurnIceProvider"]
+
+log = logging.getLogger("salon.turn")
+
+TransportPolicy = Literal["all", "relay"]
+
+# A grant is refreshed once this share of its lifetime has passed, leaving the rest (12 minutes
+# of the default hour) for the new credentials to reach the browser and ICE to restart.
+_REFRESH_SHARE = 0.8
+
+
+@dataclass(frozen=True, slots=True)
+class IceGrant:
+    """The ICE configuration of one participant, valid until ``expires_at``.
+
+    ``servers`` are RTCIceServer dicts (STUN first, then TURN with ephemeral credentials).
+    ``expires_at`` / ``refresh_at`` are ``None`` when there is no TURN credential to expire.
+    """
+
+    servers: list[dict[str, Any]]
+    transport_policy: TransportPolicy
+    expires_at: datetime | None
+    refresh_at: datetime | None
+
+    def rtc_configuration(self) -> dict[str, Any]:
+        """The browser's ``RTCConfiguration`` fields: ``iceServers``, ``iceTransportPolicy``."""
+        return {"iceServers": self.servers, "iceTransportPolicy": self.transport_policy}
+
+
+class IceProvider(Protocol):
+    def grant(self, facts: RoomFacts, now: datetime, *, region: str | None = None) -> IceGrant:
+        """A fresh grant for one participant of the room ``facts`` describes."""
+        ...
+
+
+class TurnIceProvider:
+    """Grants from Salon's settings: STUN URLs, and TURN credentials for the region's servers."""
+
+    def __init__(self, turn: TurnSettings, stun_urls: Sequence[str], secret: Secret | None):
+        if turn.enabled and secret is None:
+            raise ValueError("TURN is on but no shared secret was given")
+        self._turn = turn
+        self._stun_urls = tuple(stun_urls)
+        self._secret = secret
+        self._ttl = timedelta(seconds=turn.credential_ttl_seconds)
+        self._warned_no_relay = False
+
+    def grant(self, facts: RoomFacts, now: datetime, *, region: str | None = None) -> IceGrant:
+        policy: TransportPolicy = "relay" if facts.relay_only else "all"
+        stun = [{"urls": list(self._stun_urls)}] if self._stun_urls else []
+        servers = pick_servers(self._turn.servers, region) if self._turn.enabled else ()
+        if not servers or self._secret is None:
+            if policy == "relay" and not self._warned_no_relay:
+                # Privacy wins over connectivity: the policy stays "relay" and calls in
+                # relay-only rooms cannot connect until TURN is configured.
+                log.warning("a relay-only room was joined but TURN is off (SALON_TURN_MODE)")
+                self._warned_no_relay = True
+            return IceGrant(stun, policy, None, None)
+        credential = issue_credential(self._secret, now + self._ttl)
+        lifetime = credential.expires_at - now
+        return IceGrant(
+            servers=[*stun, *ice_servers(servers, credential)],
+            transport_policy=policy,
+            expires_at=credential.expires_at,
+            refresh_at=now + lifetime * _REFRESH_SHARE,
+        )
