@@ -18,13 +18,21 @@ traces, key material) never goes into a message.
     ├── RoomDeactivated             the room's end date + 1 h has passed     410 room_deactivated
     ├── RateLimited                 the org's points for the minute are used 429 rate_limited
     ├── InvalidToken                a room key / grant failed verification   401 invalid_token
-    └── DecryptionError             any failure to unwrap or decrypt         500 internal_error
+    ├── DecryptionError             any failure to unwrap or decrypt         500 internal_error
+    └── SfuError                    the media server (SFU) failed a request  502 sfu_error
+        ├── SfuUnavailable          no answer from the node, session lost    503 sfu_unavailable
+        ├── SfuRoomNotFound         the room is not (or no longer) on it     503 sfu_room_not_found
+        └── SfuRefused              refused: not allowed, full, bad offer    403 sfu_refused
+
+An ``SfuError`` keeps what the media server said in ``detail``, for logs only: the message a
+caller sees never repeats it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 __all__ = [
     "ConfigError",
@@ -39,6 +47,11 @@ __all__ = [
     "RateLimited",
     "RoomDeactivated",
     "SalonError",
+    "SfuError",
+    "SfuRefusal",
+    "SfuRefused",
+    "SfuRoomNotFound",
+    "SfuUnavailable",
     "Unauthenticated",
     "UnsupportedContentType",
 ]
@@ -162,3 +175,74 @@ class DecryptionError(SalonError):
 
     def __init__(self) -> None:
         super().__init__("Stored data could not be decrypted.")
+
+
+class SfuError(SalonError):
+    """The media server failed or answered something Salon did not expect."""
+
+    code = "sfu_error"
+    status = 502
+    signal_code = "sfu_error"
+
+    def __init__(self, message: str = "The media server failed.", *, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+class SfuUnavailable(SfuError):
+    """No media server node answers, or the session with it was lost."""
+
+    code = "sfu_unavailable"
+    status = 503
+    signal_code = "sfu_unavailable"
+
+    def __init__(
+        self, message: str = "The media server is unavailable; try again.", *, detail: str = ""
+    ) -> None:
+        super().__init__(message, detail=detail)
+
+
+class SfuRoomNotFound(SfuError):
+    """The room is not on that media server node (never made, destroyed, or the node restarted)."""
+
+    code = "sfu_room_not_found"
+    status = 503
+    signal_code = "sfu_room_not_found"
+
+    def __init__(self, *, detail: str = "") -> None:
+        super().__init__("The room is not open on the media server.", detail=detail)
+
+
+class SfuRefusal(StrEnum):
+    """Why the media server refused a request."""
+
+    UNAUTHORIZED = "unauthorized"
+    PUBLISHERS_FULL = "publishers_full"
+    INVALID_OFFER = "invalid_offer"
+    INVALID_REQUEST = "invalid_request"
+    ROOM_EXISTS = "room_exists"
+    ALREADY_JOINED = "already_joined"
+    NO_SUCH_FEED = "no_such_feed"
+
+
+_REFUSAL_MESSAGES = {
+    SfuRefusal.UNAUTHORIZED: "The media server refused: not allowed to do that in this room.",
+    SfuRefusal.PUBLISHERS_FULL: "The media server refused: the room has its most publishers.",
+    SfuRefusal.INVALID_OFFER: "The media server refused the session description.",
+    SfuRefusal.INVALID_REQUEST: "The media server refused the request as malformed.",
+    SfuRefusal.ROOM_EXISTS: "The media server already has a room with that id.",
+    SfuRefusal.ALREADY_JOINED: "The media server already has that participant in the room.",
+    SfuRefusal.NO_SUCH_FEED: "The media server has no such feed in the room.",
+}
+
+
+class SfuRefused(SfuError):
+    """The media server refused the request; ``reason`` says why."""
+
+    code = "sfu_refused"
+    status = 403
+    signal_code = "sfu_refused"
+
+    def __init__(self, reason: SfuRefusal, *, detail: str = "") -> None:
+        super().__init__(_REFUSAL_MESSAGES[reason], detail=detail)
+        self.reason = reason
