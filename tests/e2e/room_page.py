@@ -88,17 +88,22 @@ class Participant:
 
     def tile_playing(self, participant_id: str) -> bool:
         """That participant's tile has a <video> showing frames (a size, not paused)."""
-        return bool(
-            self.page.evaluate(
-                """(id) => {
-                  const tile = [...document.querySelectorAll('[data-testid=video-tile]')]
-                    .find((t) => t.dataset.participantId === id);
-                  const v = tile && tile.querySelector('video');
-                  return !!v && v.videoWidth > 0 && !v.paused && v.readyState >= 2;
-                }""",
-                participant_id,
-            )
+        return self.tile_video(participant_id) is not None
+
+    def tile_video(self, participant_id: str, testid: str = "video-tile") -> tuple[int, int] | None:
+        """Width and height of the video that participant's tile (``video-tile``, or
+        ``screenshare-tile``) is playing; None when it plays none."""
+        size: list[int] | None = self.page.evaluate(
+            """([id, testid]) => {
+              const tile = [...document.querySelectorAll(`[data-testid=${testid}]`)]
+                .find((t) => t.dataset.participantId === id);
+              const v = tile && tile.querySelector('video');
+              const playing = !!v && v.videoWidth > 0 && !v.paused && v.readyState >= 2;
+              return playing ? [v.videoWidth, v.videoHeight] : null;
+            }""",
+            [participant_id, testid],
         )
+        return (size[0], size[1]) if size else None
 
     def visible(self, testid: str) -> bool:
         """Shown and usable: present, visible and not disabled."""

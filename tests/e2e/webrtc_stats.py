@@ -1,7 +1,9 @@
 """What a page's RTCPeerConnections receive, read with getStats() through the room app's debug hook.
 
 The room app exposes ``window.salon.debug.peerConnections()``: remote participant id →
-RTCPeerConnection. ``stats(page)`` turns each connection's report into a ``PeerStats``.
+RTCPeerConnection. ``stats(page)`` turns each connection's report into a ``PeerStats``, with the
+ICE username fragments of its current local and remote descriptions (an ICE restart changes
+them).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ async () => {
   if (!debug || typeof debug.peerConnections !== "function") return null;
   const pcs = debug.peerConnections();
   const entries = pcs instanceof Map ? [...pcs.entries()] : Object.entries(pcs || {});
+  const ufrag = (d) => ((d && d.sdp) || "").match(/^a=ice-ufrag:(\\S+)/m)?.[1] ?? null;
   const out = {};
   for (const [id, pc] of entries) {
     const report = await pc.getStats();
@@ -29,6 +32,7 @@ async () => {
       framesDecoded: 0, videoInbound: 0, packetsReceived: 0, audioInbound: 0,
       totalAudioEnergy: 0, localTracks: pc.getSenders().filter((s) => s.track).length,
       pair: null,
+      localUfrag: ufrag(pc.localDescription), remoteUfrag: ufrag(pc.remoteDescription),
     };
     let pairId = null;
     report.forEach((s) => {
@@ -92,6 +96,8 @@ class PeerStats:
     local_tracks: int  # senders with a track: what this page publishes to that peer
     local: Candidate | None  # the selected candidate pair
     remote: Candidate | None
+    local_ufrag: str | None = None  # a=ice-ufrag of the current local description
+    remote_ufrag: str | None = None  # and of the remote one
 
     @property
     def host_to_host_on_loopback(self) -> bool:
@@ -132,5 +138,7 @@ def stats(page: Page) -> dict[str, PeerStats]:
             local_tracks=int(r["localTracks"]),
             local=_candidate(pair.get("local")),
             remote=_candidate(pair.get("remote")),
+            local_ufrag=r["localUfrag"],
+            remote_ufrag=r["remoteUfrag"],
         )
     return result

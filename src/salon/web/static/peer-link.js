@@ -2,22 +2,35 @@
 // "perfect negotiation": either side may renegotiate at any time, and when both offer at once
 // the polite side (the lexicographically smaller participant id) yields.
 //
-// Media layout. Each side that publishes adds its own three send-only transceivers, in this
-// order, before any negotiation: microphone, camera, screen. Transceivers made with
-// addTransceiver() are never matched to the other side's m-lines (JSEP only reuses addTrack
-// ones), so the connection carries each side's three m-lines, one way each. The remote
-// transceivers therefore arrive in the remote's creation order, and the second remote video one
-// is always the screen. Turning the camera on or off, or starting and stopping a screen share,
-// is a replaceTrack() on a transceiver that already exists: no renegotiation, no glare.
-// A viewer adds no transceivers at all; the ones the others offer become receive-only.
+// Media layout. The connection has three media transceivers, one per slot, in this order:
+// microphone, camera, screen. Both sides share them, so one offer/answer round carries media
+// both ways: the side making the first offer adds them (send-receive for a publisher,
+// receive-only for a viewer); the side answering it takes the ones the offer created, in m-line
+// order (first audio: microphone; first video: camera; second video: screen), puts its own
+// tracks on them and makes them send-receive before answering. Turning the camera on or off, or
+// starting and stopping a screen share, is a replaceTrack() on a transceiver that already
+// exists: no renegotiation, no glare. A viewer never sends: its transceivers are receive-only,
+// and between two viewers there are none at all.
+//
+// Should both sides offer first at once (the wait below ran out just as the first offer came),
+// the side that yields drops the transceivers of its rolled-back offer and takes the ones the
+// other's offer made: transceivers made with addTransceiver() are never matched to the other
+// side's m-lines, so keeping both sets would carry each side's media on m-lines of its own.
+// Remote tracks that arrive outside this side's slots are placed by kind and order too.
 //
 // Chat runs on a pre-negotiated data channel (id 0, label "chat"), so the server never sees it.
 //
-// Who offers first. Perfect negotiation survives glare, but Chromium cannot roll back a first
-// offer whose data channel sits at another m-line than the remote offer's ("Failed to start
-// SCTP transport", e.g. a viewer's offer against a publisher's). So the first offer comes from
-// the newcomer (the `initiator`: it learnt of the other from its join answer); the other side
-// answers, then offers its own transceivers. If no offer comes in time, it offers anyway.
+// Who offers first. Perfect negotiation survives glare, but a glare costs a rollback, and
+// Chromium cannot roll back a first offer whose data channel sits at another m-line than the
+// remote offer's ("Failed to start SCTP transport"; both sides' first offers here have the same
+// m-lines, the data channel last, which keeps that away). So the first offer comes from the
+// newcomer (the `initiator`: it learnt of the other from its join answer); the other side
+// answers, offering afterwards only what that answer could not carry. If no offer comes in time,
+// it offers anyway.
+//
+// ICE restarts when the connection fails, or stays "disconnected" for a moment (a network
+// change: an address gone, another one come). The restart offer carries new ICE credentials,
+// so both sides gather candidates on the networks they have now.
 
 /** @typedef {"audio" | "video" | "screen"} Slot */
 /** @typedef {{description?: RTCSessionDescriptionInit, candidate?: RTCIceCandidateInit}} SignalPayload */
@@ -27,13 +40,22 @@ export const SLOTS = /** @type {const} */ (["audio", "video", "screen"]);
 const DISCONNECTED_GRACE_MS = 2500; // "disconnected" often heals alone; restart ICE after this
 const FIRST_OFFER_WAIT_MS = 4000; // how long the non-initiator waits for the first offer
 
+/** @param {Slot} slot */
+const kindOf = (slot) => (slot === "audio" ? "audio" : "video");
+
+/** @param {RTCRtpTransceiver} t  stopped here, or by the other side */
+const stopped = (t) => t.direction === "stopped" || t.currentDirection === "stopped";
+
 export class PeerLink {
   /**
    * @param {object} options
    * @param {string} options.selfId
    * @param {string} options.remoteId
    * @param {RTCIceServer[]} options.iceServers
+   * @param {RTCIceTransportPolicy} [options.iceTransportPolicy]  "relay": TURN only, so the
+   *   remote never learns this side's addresses (a relay-only room)
    * @param {boolean} options.publish     false for a viewer: receive only
+   * @param {boolean} [options.remotePublishes]  false when the remote is a viewer
    * @param {boolean} options.initiator   true: offer at once; false: wait for the first offer
    * @param {Record<Slot, MediaStreamTrack | null>} options.tracks  what to send now
    * @param {(payload: SignalPayload) => void} options.sendSignal
@@ -41,10 +63,13 @@ export class PeerLink {
    * @param {(link: PeerLink, message: unknown) => void} options.onMessage  data channel message
    */
   constructor({
-    selfId, remoteId, iceServers, publish, initiator, tracks, sendSignal, onChange, onMessage,
+    selfId, remoteId, iceServers, iceTransportPolicy = "all", publish, remotePublishes = true,
+    initiator, tracks, sendSignal, onChange, onMessage,
   }) {
     this.remoteId = remoteId;
     this.polite = selfId < remoteId;
+    this.publish = publish;
+    this.remotePublishes = remotePublishes;
     this.sendSignal = sendSignal;
     this.onChange = onChange;
     this.onMessage = onMessage;
@@ -54,22 +79,12 @@ export class PeerLink {
     this.remoteCamera = new MediaStream();
     /** The remote participant's screen share (a track exists even while nothing is shared). */
     this.remoteScreen = new MediaStream();
+    /** @type {Record<Slot, MediaStreamTrack | null>} what this side sends in each slot */
+    this.tracks = { ...tracks };
+    /** @type {Partial<Record<Slot, RTCRtpTransceiver>>} the transceiver of each slot */
+    this.slots = {};
 
-    this.pc = new RTCPeerConnection({ iceServers, bundlePolicy: "max-bundle" });
-    /** @type {Set<RTCRtpTransceiver>} */
-    this.own = new Set();
-    /** @type {Partial<Record<Slot, RTCRtpTransceiver>>} */
-    this.senders = {};
-    if (publish) {
-      for (const slot of SLOTS) {
-        const kind = slot === "audio" ? "audio" : "video";
-        const transceiver = this.pc.addTransceiver(tracks[slot] ?? kind, {
-          direction: "sendonly",
-        });
-        this.own.add(transceiver);
-        this.senders[slot] = transceiver;
-      }
-    }
+    this.pc = new RTCPeerConnection({ iceServers, iceTransportPolicy, bundlePolicy: "max-bundle" });
     this.channel = this.pc.createDataChannel("chat", { negotiated: true, id: 0 });
 
     this.makingOffer = false;
@@ -77,6 +92,8 @@ export class PeerLink {
     this.closed = false;
     /** @type {ReturnType<typeof setTimeout> | null} */
     this.restartTimer = null;
+    /** How many ICE restarts this side asked for (diagnostics and tests). */
+    this.iceRestarts = 0;
     this.awaitingOffer = !initiator;
     /** @type {ReturnType<typeof setTimeout> | null} */
     this.firstOfferTimer = initiator ? null : setTimeout(() => this.#stopAwaiting(), FIRST_OFFER_WAIT_MS);
@@ -103,6 +120,12 @@ export class PeerLink {
         // Not JSON: a peer speaking something else. Ignore it.
       }
     };
+    if (initiator) {
+      // The first offer carries the transceivers both sides will use. It starts now rather
+      // than at "negotiationneeded", a task later, behind whatever the page renders meanwhile.
+      this.#addSlots();
+      this.#offer();
+    }
   }
 
   /** Whether chat can go over the data channel now. */
@@ -130,9 +153,10 @@ export class PeerLink {
    * @param {MediaStreamTrack | null} track
    */
   async setTrack(slot, track) {
-    const transceiver = this.senders[slot];
-    if (!transceiver || this.closed) return;
-    await transceiver.sender.replaceTrack(track);
+    if (!this.publish || this.closed) return;
+    this.tracks[slot] = track;
+    const transceiver = this.slots[slot];
+    if (transceiver) await transceiver.sender.replaceTrack(track);
   }
 
   /**
@@ -146,9 +170,25 @@ export class PeerLink {
     return this.queue;
   }
 
-  /** Restarts ICE (also after a network change). */
+  /** Restarts ICE (also after a network change): the next offer has new ICE credentials. */
   restartIce() {
-    if (!this.closed) this.pc.restartIce();
+    if (this.closed) return;
+    this.iceRestarts += 1;
+    this.pc.restartIce();
+  }
+
+  /**
+   * Fresh ICE servers (TURN credentials are short-lived): used from the next ICE gathering on,
+   * e.g. an ICE restart.
+   * @param {RTCIceServer[]} iceServers
+   */
+  setIceServers(iceServers) {
+    if (this.closed) return;
+    try {
+      this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers });
+    } catch (err) {
+      console.warn("Salon: could not update the ICE servers:", err);
+    }
   }
 
   close() {
@@ -167,13 +207,66 @@ export class PeerLink {
     }
   }
 
+  /** The direction this side wants on its slots, or null when there is nothing to carry. */
+  #direction() {
+    if (this.publish) return this.remotePublishes ? "sendrecv" : "sendonly";
+    return this.remotePublishes ? "recvonly" : null;
+  }
+
+  /** Adds a transceiver for each slot that has none yet (then negotiation is needed). */
+  #addSlots() {
+    const direction = this.#direction();
+    if (!direction || this.closed) return;
+    for (const slot of SLOTS) {
+      if (this.slots[slot]) continue;
+      const track = this.publish ? this.tracks[slot] : null;
+      this.slots[slot] = this.pc.addTransceiver(track ?? kindOf(slot), { direction });
+    }
+  }
+
+  /**
+   * Takes the transceivers a remote offer just created into the empty slots, in m-line order,
+   * with this side's tracks on them, so the answer carries this side's media too.
+   */
+  #adoptSlots() {
+    const direction = this.#direction();
+    if (!direction) return;
+    for (const slot of SLOTS) {
+      // This side's own first offer lost a glare (rolled back, so never negotiated): the
+      // remote's offer brings m-lines for the same slots. Use those, and keep one set.
+      const own = this.slots[slot];
+      if (own && own.mid === null) {
+        own.stop();
+        delete this.slots[slot];
+      }
+    }
+    const taken = new Set(Object.values(this.slots));
+    for (const transceiver of this.pc.getTransceivers()) {
+      if (taken.has(transceiver) || transceiver.mid === null || stopped(transceiver)) continue;
+      const kind = transceiver.receiver.track.kind;
+      /** @type {Slot | undefined} */
+      const slot = SLOTS.find((s) => kindOf(s) === kind && !this.slots[s]);
+      if (!slot) continue; // an m-line beyond the three slots: it stays receive-only
+      this.slots[slot] = transceiver;
+      taken.add(transceiver);
+      transceiver.direction = direction;
+      const track = this.publish ? this.tracks[slot] : null;
+      // Queued before the answer on the connection's own chain of operations: no need to wait.
+      if (track) {
+        transceiver.sender.replaceTrack(track).catch((err) => console.warn("Salon: replaceTrack:", err));
+      }
+    }
+  }
+
   /** Ends the wait for the first offer; offers what this side still has to negotiate. */
   #stopAwaiting() {
-    if (!this.awaitingOffer) return;
+    if (!this.awaitingOffer || this.closed) return;
     this.awaitingOffer = false;
     if (this.firstOfferTimer) clearTimeout(this.firstOfferTimer);
     this.firstOfferTimer = null;
-    const unnegotiated = this.pc.getTransceivers().some((t) => t.mid === null) ||
+    // Slots the remote's offer did not bring (none came, or the remote is a viewer).
+    this.#addSlots();
+    const unnegotiated = this.pc.getTransceivers().some((t) => t.mid === null && !stopped(t)) ||
       this.pc.remoteDescription === null;
     if (unnegotiated) this.#offer();
   }
@@ -205,10 +298,11 @@ export class PeerLink {
       // The polite side's setRemoteDescription rolls its own offer back implicitly.
       await pc.setRemoteDescription(description);
       if (description.type === "offer") {
+        this.#adoptSlots();
         await pc.setLocalDescription();
         const local = /** @type {RTCSessionDescription} */ (pc.localDescription);
         this.sendSignal({ description: { type: local.type, sdp: local.sdp } });
-        // This side's own transceivers were not in that offer: offer them now.
+        // Offer whatever that answer could not carry.
         if (this.awaitingOffer) queueMicrotask(() => this.#stopAwaiting());
       }
     } else if (candidate) {
@@ -222,18 +316,29 @@ export class PeerLink {
   }
 
   /**
+   * The slot a remote track belongs to: its transceiver's slot, or, for a transceiver outside
+   * the slots (the remote's own m-lines), the same order rule among those.
+   * @param {RTCRtpTransceiver} transceiver
+   * @returns {Slot}
+   */
+  #remoteSlot(transceiver) {
+    const slot = SLOTS.find((s) => this.slots[s] === transceiver);
+    if (slot) return slot;
+    const kind = transceiver.receiver.track.kind;
+    if (kind === "audio") return "audio";
+    const taken = new Set(Object.values(this.slots));
+    const others = this.pc
+      .getTransceivers()
+      .filter((t) => !taken.has(t) && !stopped(t) && t.receiver.track.kind === "video");
+    return others.indexOf(transceiver) >= 1 ? "screen" : "video";
+  }
+
+  /**
    * @param {MediaStreamTrack} track
    * @param {RTCRtpTransceiver} transceiver
    */
   #addRemoteTrack(track, transceiver) {
-    if (this.own.has(transceiver)) return;
-    let stream = this.remoteCamera;
-    if (track.kind === "video") {
-      const remoteVideo = this.pc
-        .getTransceivers()
-        .filter((t) => !this.own.has(t) && t.receiver.track.kind === "video");
-      if (remoteVideo.indexOf(transceiver) >= 1) stream = this.remoteScreen;
-    }
+    const stream = this.#remoteSlot(transceiver) === "screen" ? this.remoteScreen : this.remoteCamera;
     for (const old of stream.getTracks()) {
       if (old.kind === track.kind && old !== track) stream.removeTrack(old);
     }

@@ -8,6 +8,7 @@
 //   await client.join({ displayName: "Ann" });
 
 import { PeerLink, SLOTS } from "./peer-link.js";
+import { SfuLink } from "./sfu-link.js";
 
 export const PROTOCOL_VERSION = 1;
 const SOCKET_IO_MODULE = new URL("./vendor/socket.io.esm.min.js", import.meta.url).href;
@@ -15,6 +16,12 @@ const ACK_TIMEOUT_MS = 15_000;
 const MAX_CHAT_TEXT = 4000;
 const MAX_CHAT_MESSAGES = 500;
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+// socket.io-client starts loading with this module: a client connects soon after it is made,
+// and a dynamic import resolves only tasks after it is asked for. Dynamic all the same, so that
+// when it cannot load, the app still runs and says so (a "load_failed" error).
+const socketIo = import(SOCKET_IO_MODULE);
+socketIo.catch(() => {}); // a failure is reported to the client that needs it
 
 /**
  * @typedef {"idle" | "connecting" | "connected" | "reconnecting" | "room_locked" | "knocking"
@@ -80,6 +87,8 @@ export class SalonClient {
     this.participants = new Map();
     /** @type {Map<string, PeerLink>} one peer connection per other participant */
     this.links = new Map();
+    /** @type {SfuLink | null} a group room's media, through the SFU (links are its faces) */
+    this.sfu = null;
     /** @type {ChatMessage[]} */
     this.chat = [];
     /** @type {Map<string, Knock>} people knocking (hosts see them) */
@@ -88,6 +97,8 @@ export class SalonClient {
     this.knockMessage = "";
     /** @type {RTCIceServer[]} */
     this.iceServers = [];
+    /** @type {RTCIceTransportPolicy} "relay" in a relay-only room */
+    this.iceTransportPolicy = "all";
     /** @type {string | null} */
     this.resumeToken = null;
 
@@ -101,11 +112,17 @@ export class SalonClient {
     this.devices = { audioDeviceId: null, videoDeviceId: null };
     /** @type {{name: string, message: string} | null} the last camera/microphone failure */
     this.mediaError = null;
+    /** @type {{audio: boolean, video: boolean} | null} what startLocalMedia is opening now */
+    this.mediaStarting = null;
+    /** Counts stopLocalMedia calls: a device that opens after one is closed at once. */
+    this.mediaEpoch = 0;
 
     /** @type {any} the Socket.IO socket */
     this.socket = null;
     /** @type {{displayName: string, externalId: string | null}} */
     this.identity = { displayName: "", externalId: null };
+    /** @type {{audio: boolean, video: boolean}} the media state the last join announced */
+    this.announced = { audio: false, video: false };
     /** @type {{to: string, description?: any, candidate?: any}[]} */
     this.pendingSignals = [];
     this.rejoining = false;
@@ -176,24 +193,47 @@ export class SalonClient {
    */
   async startLocalMedia({ audio, video }) {
     if (this.isViewer) return;
-    if (audio && video && !this.#localTrack("audio") && !this.#localTrack("video")) {
-      // One request for both: the browser asks the person once, not twice.
-      try {
-        const stream = await navigator.mediaDevices.getUserMedia({
-          audio: this.#constraints("audio"),
-          video: this.#constraints("video"),
-        });
-        for (const track of stream.getTracks()) this.localStream.addTrack(track);
-        this.mediaError = null;
-      } catch {
-        // One of them may still work alone (no camera, say): the calls below find out.
+    // A join sent meanwhile announces what is being opened (see #joinPayload); a toggle
+    // meanwhile (the person, or a host's mute request) changes what is wanted.
+    const wanted = (this.mediaStarting = { audio, video });
+    const epoch = this.mediaEpoch;
+    try {
+      if (audio && video && !this.#localTrack("audio") && !this.#localTrack("video")) {
+        // One request for both: the browser asks the person once, not twice.
+        try {
+          const stream = await navigator.mediaDevices.getUserMedia({
+            audio: this.#constraints("audio"),
+            video: this.#constraints("video"),
+          });
+          // Refused (room full, say) or left while the devices opened: close them again.
+          if (epoch !== this.mediaEpoch) {
+            for (const track of stream.getTracks()) track.stop();
+            return;
+          }
+          for (const track of stream.getTracks()) this.localStream.addTrack(track);
+          this.mediaError = null;
+        } catch {
+          // One of them may still work alone (no camera, say): the calls below find out.
+        }
       }
+      if (epoch !== this.mediaEpoch) return;
+      await Promise.all([this.setMicrophone(wanted.audio), this.setCamera(wanted.video)]);
+    } finally {
+      this.mediaStarting = null;
     }
-    await Promise.all([this.setMicrophone(audio), this.setCamera(video)]);
+    // Joined while the devices were opening: say once what came of it.
+    if (this.#announcedWrong()) this.#publishMediaState();
+  }
+
+  /** Whether the media state the server has from this side is not the real one. */
+  #announcedWrong() {
+    return !this.isViewer && !this.mediaStarting &&
+      (this.audio !== this.announced.audio || this.video !== this.announced.video);
   }
 
   /** Stops every local track (camera and microphone lights go off). */
   stopLocalMedia() {
+    this.mediaEpoch += 1;
     for (const track of this.localStream.getTracks()) {
       track.stop();
       this.localStream.removeTrack(track);
@@ -225,8 +265,13 @@ export class SalonClient {
    * @returns {Promise<MediaStreamTrack | null>}
    */
   async #openDevice(kind) {
+    const epoch = this.mediaEpoch;
     try {
       const stream = await navigator.mediaDevices.getUserMedia({ [kind]: this.#constraints(kind) });
+      if (epoch !== this.mediaEpoch) {
+        for (const track of stream.getTracks()) track.stop();
+        return null;
+      }
       const track = stream.getTracks()[0] ?? null;
       this.mediaError = null;
       return track;
@@ -254,6 +299,7 @@ export class SalonClient {
    */
   async setMicrophone(on) {
     if (this.isViewer) return false;
+    if (this.mediaStarting) this.mediaStarting.audio = on;
     let track = this.#localTrack("audio");
     if (on && !track) {
       track = await this.#openDevice("audio");
@@ -276,6 +322,7 @@ export class SalonClient {
    */
   async setCamera(on) {
     if (this.isViewer) return false;
+    if (this.mediaStarting) this.mediaStarting.video = on;
     let track = this.#localTrack("video");
     if (on && !track) {
       track = await this.#openDevice("video");
@@ -362,6 +409,7 @@ export class SalonClient {
 
   async #sendTracks() {
     const tracks = this.#tracks();
+    this.sfu?.setTracks(tracks);
     await Promise.all(
       [...this.links.values()].flatMap((link) =>
         SLOTS.map((slot) =>
@@ -375,23 +423,38 @@ export class SalonClient {
     if (!this.inRoom || !this.self) return;
     const state = { audio: this.audio, video: this.video, screenshare: Boolean(this.screenStream) };
     this.self = { ...this.self, ...state };
-    if (this.status === "connected") this.#request("media_state", state);
+    // While startLocalMedia opens devices it speaks once, at the end.
+    if (this.status !== "connected" || this.mediaStarting) return;
+    this.announced = { audio: state.audio, video: state.video };
+    this.#request("media_state", state);
   }
 
   // --- signaling -----------------------------------------------------------------------------
 
+  /**
+   * Connects to the server ahead of `join` or `knock` (e.g. while the person looks at the
+   * pre-call screen), so joining later costs one round trip. Failures are left for the join.
+   */
+  preconnect() {
+    if (this.socket?.connected) return;
+    this.#ensureSocket().catch(() => {});
+  }
+
   async #ensureSocket() {
-    if (this.socket) {
-      if (!this.socket.connected) this.socket.connect();
-      return this.#whenConnected();
-    }
+    if (!this.socket) await this.#makeSocket();
+    if (!this.socket.connected) this.socket.connect();
+    return this.#whenConnected();
+  }
+
+  async #makeSocket() {
     let io;
     try {
-      ({ io } = await import(SOCKET_IO_MODULE));
+      ({ io } = await socketIo);
     } catch (err) {
       console.error("Salon: cannot load socket.io-client:", err);
       throw failure("load_failed", "socket.io-client could not be loaded").error;
     }
+    if (this.socket) return; // another caller made it while the module loaded
     const options = {
       path: "/socket.io/",
       // WebSocket first; when it cannot open (blocked by a proxy or a firewall), the same
@@ -407,8 +470,6 @@ export class SalonClient {
     const socket = this.serverUrl ? io(this.serverUrl, options) : io(options);
     this.socket = socket;
     this.#listen(socket);
-    socket.connect();
-    return this.#whenConnected();
   }
 
   /** Resolves when the socket is connected; rejects on the first refusal or after a while. */
@@ -469,6 +530,10 @@ export class SalonClient {
       signal: (p) => this.#onSignal(p),
       chat: (p) => this.#onRelayedChat(p),
       chat_deleted: (p) => this.#onChatDeleted(p),
+      sfu_offer: (p) => this.sfu?.handleOffer(p),
+      sfu_reset: () => this.sfu?.reset(),
+      active_speaker: (p) => this.emit("active_speaker", p),
+      ice_servers: (p) => this.#onIceServers(p),
     };
     for (const [event, handler] of Object.entries(handlers)) {
       socket.on(event, (/** @type {any} */ payload) => {
@@ -480,6 +545,21 @@ export class SalonClient {
         }
       });
     }
+  }
+
+  /**
+   * The ICE configuration the server gave (at join, or renewed before TURN credentials expire).
+   * @param {{iceServers?: unknown, iceTransportPolicy?: unknown}} config
+   */
+  #setIce(config) {
+    this.iceServers = Array.isArray(config.iceServers) ? config.iceServers : [];
+    this.iceTransportPolicy = config.iceTransportPolicy === "relay" ? "relay" : "all";
+  }
+
+  /** @param {{iceServers?: unknown, iceTransportPolicy?: unknown}} payload */
+  #onIceServers(payload) {
+    this.#setIce(payload);
+    for (const link of this.links.values()) link.setIceServers(this.iceServers);
   }
 
   /**
@@ -547,12 +627,18 @@ export class SalonClient {
 
   /** @param {string | null} resumeToken */
   #joinPayload(resumeToken) {
+    // Devices still opening (joining without a click opens them alongside) count as on;
+    // startLocalMedia corrects the state if one of them then fails.
+    const starting = this.mediaStarting;
+    this.announced = {
+      audio: !this.isViewer && (this.audio || Boolean(starting?.audio)),
+      video: !this.isViewer && (this.video || Boolean(starting?.video)),
+    };
     /** @type {Record<string, any>} */
     const payload = {
       roomName: this.roomName,
       displayName: this.identity.displayName,
-      audio: !this.isViewer && this.audio,
-      video: !this.isViewer && this.video,
+      ...this.announced,
     };
     if (this.roomKey) payload.roomKey = this.roomKey;
     if (this.identity.externalId) payload.externalId = this.identity.externalId;
@@ -592,7 +678,7 @@ export class SalonClient {
     this.self = answer.self;
     this.role = answer.self.role ?? this.role;
     this.room = answer.room;
-    this.iceServers = Array.isArray(answer.iceServers) ? answer.iceServers : [];
+    this.#setIce(answer);
     this.resumeToken = answer.resumeToken ?? null;
     const resumed = resuming && answer.resumed && previousSelf === answer.self.id;
     if (!resumed) this.#closeLinks();
@@ -610,12 +696,14 @@ export class SalonClient {
       }
     }
     this.setStatus("connected");
+    if (this.room?.mode === "group") this.#startSfu(resumed);
     // Those already in the room wait for this side's first offer (see peer-link.js).
     for (const p of present.values()) this.#ensureLink(p.id, true);
-    this.#flushSignals();
-    if (resumed) this.#recoverNegotiations();
-    // Media may have changed while the signaling was down.
-    if (resumed) this.#publishMediaState();
+    const flushed = this.#flushSignals();
+    if (resumed) this.#recoverNegotiations(flushed);
+    // Media may have changed while the signaling was down, or the join announced devices
+    // that were still opening and then did not open.
+    if (resumed || this.#announcedWrong()) this.#publishMediaState();
     this.emit(resumed ? "resumed" : "joined", this.self);
   }
 
@@ -762,11 +850,20 @@ export class SalonClient {
   #ensureLink(id, initiator = false) {
     let link = this.links.get(id);
     if (link || !this.self) return link;
+    if (this.sfu) {
+      // Group room: media comes through the SFU; the link is that participant's face of it.
+      link = /** @type {PeerLink} */ (/** @type {unknown} */ (this.sfu.remote(id)));
+      this.links.set(id, link);
+      this.emit("link_added", id);
+      return link;
+    }
     link = new PeerLink({
       selfId: this.self.id,
       remoteId: id,
       iceServers: this.iceServers,
+      iceTransportPolicy: this.iceTransportPolicy,
       publish: !this.isViewer,
+      remotePublishes: this.participants.get(id)?.role !== "viewer",
       initiator,
       tracks: this.#tracks(),
       sendSignal: (payload) => this.#sendSignal(id, payload),
@@ -786,9 +883,32 @@ export class SalonClient {
     this.pendingSignals = this.pendingSignals.filter((s) => s.to !== id);
   }
 
+  /**
+   * Group rooms: media through the SFU (sfu-link.js); a resume keeps the connections.
+   * @param {boolean} resumed
+   */
+  #startSfu(resumed) {
+    if (resumed && this.sfu) {
+      this.sfu.resumed();
+      return;
+    }
+    this.sfu?.close();
+    this.sfu = new SfuLink({
+      iceServers: this.iceServers,
+      iceTransportPolicy: this.iceTransportPolicy,
+      publish: !this.isViewer,
+      tracks: this.#tracks(),
+      request: (event, payload) => this.#request(event, payload),
+      onChange: (id) => this.emit("link_changed", id),
+    });
+    this.sfu.start();
+  }
+
   #closeLinks() {
     for (const link of this.links.values()) link.close();
     this.links.clear();
+    this.sfu?.close();
+    this.sfu = null;
     this.pendingSignals = [];
   }
 
@@ -806,19 +926,30 @@ export class SalonClient {
     this.#request("signal", { to, ...payload });
   }
 
+  /** Sends the signals held while not joined; returns who got a description among them. */
   #flushSignals() {
     const pending = this.pendingSignals;
     this.pendingSignals = [];
+    /** @type {Set<string>} */
+    const described = new Set();
     for (const { to, ...payload } of pending) {
-      if (this.links.has(to)) this.#sendSignal(to, payload);
+      if (!this.links.has(to)) continue;
+      this.#sendSignal(to, payload);
+      if (payload.description) described.add(to);
     }
+    return described;
   }
 
-  /** After a signaling blip, finish negotiations whose messages may have been lost. */
-  #recoverNegotiations() {
+  /**
+   * After a signaling blip, finish negotiations whose messages may have been lost.
+   * @param {Set<string>} flushed  links whose description just went out (held meanwhile):
+   *   sending it again would start a needless second round
+   */
+  #recoverNegotiations(flushed) {
     for (const link of this.links.values()) {
       const pc = link.pc;
       if (pc.signalingState === "have-local-offer" && pc.localDescription) {
+        if (flushed.has(link.remoteId)) continue;
         const { type, sdp } = pc.localDescription;
         this.#sendSignal(link.remoteId, { description: { type, sdp } });
       } else if (pc.iceConnectionState === "failed" || pc.iceConnectionState === "disconnected") {
