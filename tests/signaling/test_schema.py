@@ -68,6 +68,20 @@ GOOD: dict[str, list[dict[str, Any]]] = {
         {"participantId": "p1", "kind": "video"},
     ],
     "end_meeting": [{}],
+    "sfu_publish": [
+        {"description": {"type": "offer", "sdp": SDP}},
+        {"description": {"type": "offer", "sdp": SDP}, "kinds": {"0": "audio", "2": "screen"}},
+    ],
+    "sfu_subscribe": [{}],
+    "sfu_answer": [{"description": {"type": "answer", "sdp": SDP}}],
+    "sfu_candidate": [
+        {"target": "publisher", "candidate": None},
+        {
+            "target": "subscriber",
+            "candidate": {"candidate": "candidate:1 1 udp 1 1.2.3.4 9 typ host", "sdpMid": "0"},
+        },
+    ],
+    "sfu_unpublish": [{}],
 }
 
 _JOIN = {"roomName": ROOM, "displayName": "Ann", "audio": False, "video": False}
@@ -136,6 +150,18 @@ BAD: dict[str, list[tuple[dict[str, Any], str]]] = {
         ({"participantId": "p"}, "kind"),
     ],
     "end_meeting": [({"everyone": True}, "everyone")],
+    "sfu_publish": [
+        ({}, "description"),
+        ({"description": {"type": "answer", "sdp": SDP}}, "description"),
+        ({"description": {"type": "offer", "sdp": SDP}, "kinds": {"0": "data"}}, "kinds"),
+    ],
+    "sfu_subscribe": [({"feeds": []}, "feeds")],
+    "sfu_answer": [({"description": {"type": "offer", "sdp": SDP}}, "description")],
+    "sfu_candidate": [
+        ({"target": "publisher"}, "candidate"),
+        ({"target": "x", "candidate": None}, "target"),
+    ],
+    "sfu_unpublish": [({"now": True}, "now")],
 }
 
 

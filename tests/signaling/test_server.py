@@ -568,13 +568,16 @@ async def test_a_knocker_who_goes_away_withdraws_the_knock(services, clock, clie
     assert (await host.next("knock_cancelled")) == {"knockId": knock["knockId"]}
 
 
-def test_browsers_may_connect_only_from_this_origin(server: RunningServer):
+def test_browsers_connect_from_this_origin_and_from_sdk_pages(server: RunningServer):
+    # Another site's page (the JS SDK) connects, then may join only where its origin is
+    # allowed: tests/signaling/test_embed_origins.py.
     handshake = "/socket.io/?EIO=4&transport=polling"
     with server.client() as http:
-        foreign = http.get(handshake, headers={"Origin": "https://evil.example"})
+        foreign = http.get(handshake, headers={"Origin": "https://app.customer.example"})
         same = http.get(handshake, headers={"Origin": server.base_url})
         no_origin = http.get(handshake)
-    assert foreign.status_code == 400
+    assert foreign.status_code == 200
+    assert foreign.headers["access-control-allow-origin"] == "https://app.customer.example"
     assert same.status_code == 200
     assert same.headers["access-control-allow-origin"] == server.base_url
     assert no_origin.status_code == 200

@@ -51,6 +51,7 @@ from salon.rooms.events import (
     SessionEnded,
     SessionStarted,
     SetLock,
+    SfuRequest,
     Signal,
     Tick,
 )
@@ -189,6 +190,8 @@ class _Session:
     fewer_than_two_since: datetime | None = None
 
 
+# Group rooms send media through the SFU (RoomMode.GROUP's value; see the import note above).
+_GROUP = "group"
 _KNOCK_ANSWERERS = frozenset(r for r in RoomRole if may(r, Permission.ANSWER_KNOCKS))
 _PRESENT_TO_START = 2
 
@@ -330,6 +333,8 @@ class Room:
                 return self._media_state(event)
             case Signal():
                 return self._signal(event)
+            case SfuRequest():
+                return self._sfu_request(event)
             case ChatRelay():
                 return self._chat(event, now)
             case ChatDelete():
@@ -577,6 +582,12 @@ class Room:
 
     def _signal(self, event: Signal) -> list[Effect]:
         me = self._present(event.participant_id)
+        if self._mode == _GROUP:
+            raise InvalidInput.one(
+                "signal",
+                "this is a group room: media goes through the server "
+                "(sfu_publish, sfu_subscribe), not peer to peer",
+            )
         if event.to == me.id or event.to not in self._participants:
             raise UnknownParticipant("No other participant with that id is in the room.")
         data: dict[str, Any] = {"from": me.id}
@@ -589,6 +600,16 @@ class Room:
         else:
             raise InvalidInput.one("signal", "send exactly one of description or candidate")
         return [Reply(me.id, ok=True), Send(event.to, "signal", data)]
+
+    def _sfu_request(self, event: SfuRequest) -> list[Effect]:
+        me = self._present(event.participant_id)
+        if self._mode != _GROUP:
+            raise InvalidInput.one(
+                event.event, "this is not a group room: media goes peer to peer (signal)"
+            )
+        if event.publishes:
+            require(_role(me), Permission.PUBLISH)
+        return []
 
     def _chat(self, event: ChatRelay, now: datetime) -> list[Effect]:
         me = self._present(event.participant_id)

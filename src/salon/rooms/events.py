@@ -47,6 +47,7 @@ __all__ = [
     "SessionEnded",
     "SessionStarted",
     "SetLock",
+    "SfuRequest",
     "Signal",
     "Tick",
 ]
@@ -172,6 +173,20 @@ class Signal:
 
 
 @dataclass(frozen=True, slots=True)
+class SfuRequest:
+    """A participant asks the SFU something (``event``: ``sfu_publish``, ``sfu_subscribe``…);
+    ``publishes`` when it would send media.
+
+    The room only decides whether it may: a refusal is a ``Reply``; no effect at all means
+    allowed, and the shell answers once the SFU has.
+    """
+
+    participant_id: str
+    event: str
+    publishes: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ChatRelay:
     """A chat message relayed by the server (group rooms, or when a data channel fails)."""
 
@@ -209,6 +224,7 @@ Event = (
     | EndMeeting
     | MediaState
     | Signal
+    | SfuRequest
     | ChatRelay
     | ChatDelete
     | Tick

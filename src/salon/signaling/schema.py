@@ -21,6 +21,7 @@ from pydantic import (
     StrictInt,
     StringConstraints,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -47,6 +48,12 @@ __all__ = [
     "RequestMuteMessage",
     "SessionDescription",
     "SetLockMessage",
+    "SfuAnswerMessage",
+    "SfuCandidateMessage",
+    "SfuMessage",
+    "SfuPublishMessage",
+    "SfuSubscribeMessage",
+    "SfuUnpublishMessage",
     "SignalMessage",
     "message_size",
     "parse",
@@ -206,6 +213,95 @@ class EndMeetingMessage(_Message):
     pass
 
 
+# --- group rooms: media through the SFU ------------------------------------------------------
+
+# A media section's id as browsers make them ("0", "1", ...; any SDP token is allowed).
+Mid = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")]
+MAX_PUBLISHED_STREAMS = 16
+
+
+class _SfuDescription(_Message):
+    """An offer or answer exchanged with the SFU: a whole SDP, never a rollback."""
+
+    type: Literal["offer", "answer"]
+    sdp: Annotated[str, StringConstraints(min_length=3, max_length=MAX_SDP_CHARS)]
+
+    @model_validator(mode="after")
+    def _is_sdp(self) -> Self:
+        if not self.sdp.startswith("v=0"):
+            raise ValueError("sdp must be a session description (it starts with v=0)")
+        return self
+
+
+class SfuPublishMessage(_Message):
+    """The browser's publisher offer; ``kinds`` says which ``mid`` is a screen share."""
+
+    description: _SfuDescription
+    kinds: (
+        Annotated[
+            dict[Mid, Literal["audio", "video", "screen"]],
+            Field(max_length=MAX_PUBLISHED_STREAMS),
+        ]
+        | None
+    ) = None
+
+    @field_validator("description")
+    @classmethod
+    def _offer(cls, value: _SfuDescription) -> _SfuDescription:
+        if value.type != "offer":
+            raise ValueError("must be an offer")
+        return value
+
+
+class SfuSubscribeMessage(_Message):
+    pass
+
+
+class SfuAnswerMessage(_Message):
+    """The browser's answer to the SFU's latest subscriber offer."""
+
+    description: _SfuDescription
+
+    @field_validator("description")
+    @classmethod
+    def _answer(cls, value: _SfuDescription) -> _SfuDescription:
+        if value.type != "answer":
+            raise ValueError("must be an answer")
+        return value
+
+
+class SfuCandidateMessage(_Message):
+    """One trickled ICE candidate of the publisher or subscriber connection; ``candidate``
+    null (or an empty ``candidate`` string) says gathering is complete."""
+
+    target: Literal["publisher", "subscriber"]
+    candidate: IceCandidate | None
+
+    @field_validator("candidate")
+    @classmethod
+    def _usable(cls, value: IceCandidate | None) -> IceCandidate | None:
+        if value is None or not value.candidate:
+            return value
+        if not value.candidate.startswith("candidate:") or "\n" in value.candidate:
+            raise ValueError("candidate must be one 'candidate:' line")
+        if value.sdpMid is None and value.sdpMLineIndex is None:
+            raise ValueError("must name its m-line (sdpMid or sdpMLineIndex)")
+        return value
+
+
+class SfuUnpublishMessage(_Message):
+    pass
+
+
+SfuMessage = (
+    SfuPublishMessage
+    | SfuSubscribeMessage
+    | SfuAnswerMessage
+    | SfuCandidateMessage
+    | SfuUnpublishMessage
+)
+
+
 ClientMessage = (
     JoinMessage
     | KnockMessage
@@ -222,6 +318,7 @@ ClientMessage = (
     | RemoveMessage
     | RequestMuteMessage
     | EndMeetingMessage
+    | SfuMessage
 )
 
 MODELS: dict[str, type[ClientMessage]] = {
@@ -240,6 +337,11 @@ MODELS: dict[str, type[ClientMessage]] = {
     "remove": RemoveMessage,
     "request_mute": RequestMuteMessage,
     "end_meeting": EndMeetingMessage,
+    "sfu_publish": SfuPublishMessage,
+    "sfu_subscribe": SfuSubscribeMessage,
+    "sfu_answer": SfuAnswerMessage,
+    "sfu_candidate": SfuCandidateMessage,
+    "sfu_unpublish": SfuUnpublishMessage,
 }
 
 _MESSAGES = {

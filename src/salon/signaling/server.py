@@ -29,6 +29,7 @@ import socketio  # type: ignore[import-untyped]
 
 from salon.auth.room_keys import RoomGrant, RoomRole
 from salon.errors import InvalidInput, SalonError
+from salon.media.sfu import SfuBackend
 from salon.rooms.events import (
     AdmitKnocker,
     Broadcast,
@@ -58,12 +59,15 @@ from salon.rooms.events import (
     SessionEnded,
     SessionStarted,
     SetLock,
+    SfuRequest,
     Signal,
     Tick,
 )
 from salon.rooms.lifecycle import deactivates_at
+from salon.rooms.participants import Permission, may
 from salon.services.container import Services
-from salon.services.meetings import RoomAccess
+from salon.services.embed_domains import origin_allowed
+from salon.services.meetings import RoomAccess, RoomMode
 from salon.signaling.attendance import AttendanceRecorder
 from salon.signaling.registry import LiveRoom, Member, new_participant_id
 from salon.signaling.schema import (
@@ -85,9 +89,12 @@ from salon.signaling.schema import (
     RemoveMessage,
     RequestMuteMessage,
     SetLockMessage,
+    SfuMessage,
+    SfuPublishMessage,
     SignalMessage,
     parse,
 )
+from salon.signaling.sfu_bridge import RoomRef, SfuBridge
 from salon.signaling.token_bucket import TokenBucket
 
 __all__ = ["SignalingServer"]
@@ -180,6 +187,9 @@ class Connection:
     room_name: str | None = None
     participant_id: str | None = None
     knocking: bool = False
+    # The page's origin when it is not Salon's own (a customer's page using the JS SDK): it
+    # may join or knock only in rooms whose organization allows that origin.
+    foreign_origin: str | None = None
 
     def detach(self) -> None:
         self.room_name = None
@@ -254,19 +264,22 @@ class _SocketServer(socketio.AsyncServer):  # type: ignore[misc]
 class SignalingServer:
     """The signaling endpoint of one node; ``sio`` is mounted at ``/socket.io/``."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, sfu: SfuBackend | None = None) -> None:
         self._services = services
         self._clock = services.clock
         self._rooms = services.rooms
         self._recorder = AttendanceRecorder()
         self._connections: dict[str, Connection] = {}
+        # Group rooms' media (``services.sfu`` once the container has one).
+        self._sfu = SfuBridge(sfu or services.sfu, self._post_sfu)
+        self._sfu_sends: set[asyncio.Task[None]] = set()
         quiet = logging.getLogger("salon.signaling.socketio")
         quiet.setLevel(logging.WARNING)
         self.sio = _SocketServer(
             self,
             async_mode="asgi",
             transports=["polling", "websocket"],
-            cors_allowed_origins=self._same_origin,
+            cors_allowed_origins=self._origin_may_connect,
             cors_credentials=False,
             max_http_buffer_size=MAX_FRAME_BYTES,
             ping_interval=PING_INTERVAL_SECONDS,
@@ -288,7 +301,31 @@ class SignalingServer:
         public_url = self._services.settings.server.public_url
         return origin is not None and origin in (public_url, f"https://{host}")
 
-    async def _on_connect(self, sid: str, _environ: Any, auth: Any) -> None:
+    def _origin_may_connect(self, origin: str | None, environ: Mapping[str, Any]) -> bool:
+        # Salon's own pages; and pages of other sites using the JS SDK, which then may join
+        # or knock only where the room's organization allows their origin (_may_enter).
+        return self._same_origin(origin, environ) or (
+            origin is not None and origin_allowed(origin, ())
+        )
+
+    async def _may_enter(self, conn: Connection, turn: _Turn, room_name: str) -> bool:
+        """Whether this connection's page may join or knock in ``room_name``; refuses if not."""
+        origin = conn.foreign_origin
+        if origin is None:
+            return True
+        domains = await anyio.to_thread.run_sync(
+            self._services.orgs.embed_domains_of_room, room_name
+        )
+        if domains is not None and origin_allowed(origin, domains):
+            return True
+        turn.refuse(
+            "forbidden",
+            f"Pages of {origin} may not use this room: its organization allows other sites "
+            "(allowedEmbedDomains).",
+        )
+        return False
+
+    async def _on_connect(self, sid: str, environ: Any, auth: Any) -> None:
         version = auth.get("v") if isinstance(auth, dict) else None
         if type(version) is not int or version != PROTOCOL_VERSION:
             raise socketio.exceptions.ConnectionRefusedError(
@@ -299,9 +336,11 @@ class SignalingServer:
                     f'connect with auth {{"v": {PROTOCOL_VERSION}}}.',
                 },
             )
-        self._connections[sid] = Connection(
-            sid, TokenBucket(BURST, RATE_PER_SECOND, self._clock.now())
-        )
+        conn = Connection(sid, TokenBucket(BURST, RATE_PER_SECOND, self._clock.now()))
+        origin = environ.get("HTTP_ORIGIN") if isinstance(environ, Mapping) else None
+        if origin is not None and not self._same_origin(origin, environ):
+            conn.foreign_origin = origin
+        self._connections[sid] = conn
 
     async def _on_disconnect(self, sid: str, _reason: Any = None) -> None:
         try:
@@ -413,6 +452,8 @@ class SignalingServer:
             await self._join(conn, turn, message)
         elif isinstance(message, KnockMessage):
             await self._knock(conn, turn, message)
+        elif isinstance(message, SfuMessage):
+            await self._sfu_request(conn, turn, message)
         else:
             await self._in_room(conn, turn, message)
 
@@ -429,6 +470,8 @@ class SignalingServer:
             )
         except SalonError as exc:
             turn.refuse(exc.signal_code, exc.message)
+            return
+        if not await self._may_enter(conn, turn, access.room_name):
             return
         if conn.knocking and conn.room_name != access.room_name:
             turn.refuse("invalid_message", "Cancel the knock before joining another room.")
@@ -461,6 +504,7 @@ class SignalingServer:
             self._carry_out(turn, live, [e for e in effects if e is not reply])
             return False
         self._bind(conn, live, pid, member)
+        self._sfu.resumed(_ref(live), pid)
         extra = {
             **self._ice_grant(live, member),
             "resumeToken": self._rooms.issue_resume_token(live, pid),
@@ -488,6 +532,8 @@ class SignalingServer:
             member = Member(None, message.displayName, message.externalId, role)
             live.members[pid] = member
             self._bind(conn, live, pid, member)
+            if live.room.mode is RoomMode.GROUP:
+                self._sfu.joined(_ref(live), pid, may_publish=may(role, Permission.PUBLISH))
             extra = {
                 **self._ice_grant(live, member),
                 "resumeToken": self._rooms.issue_resume_token(live, pid),
@@ -506,6 +552,8 @@ class SignalingServer:
             )
         except SalonError as exc:
             turn.refuse(exc.signal_code, exc.message)
+            return
+        if not await self._may_enter(conn, turn, access.room_name):
             return
         async with self._locked_room(access) as live:
             if live is None:
@@ -534,6 +582,46 @@ class SignalingServer:
             self._carry_out(turn, live, self._feed(live, _room_event(message, pid)), sender=pid)
             self._settle(live)
 
+    async def _sfu_request(self, conn: Connection, turn: _Turn, message: SfuMessage) -> None:
+        """A group room's media request: the room decides whether it may (under its lock),
+        the SFU bridge carries it out and answers (after the lock, in the room's SFU order)."""
+        pid, room_name = conn.participant_id, conn.room_name
+        live = None if room_name is None else self._rooms.get(room_name)
+        if pid is None or live is None:
+            turn.refuse("not_in_room", "You are not in a room; join one first.")
+            return
+        async with live.lock:
+            member = live.members.get(pid)
+            if not self._rooms.is_current(live) or member is None or member.sid != conn.sid:
+                turn.refuse("not_in_room", "You are not in a room; join one first.")
+                return
+            publishes = isinstance(message, SfuPublishMessage)
+            event = SfuRequest(pid, _SFU_EVENTS[type(message)], publishes)
+            effects = self._feed(live, event)
+            self._carry_out(turn, live, effects, sender=pid)
+            self._settle(live)
+            if not turn.wants_answer:
+                return  # refused
+            done = self._sfu.request(_ref(live), pid, message, turn.answer)
+        await done
+
+    def _post_sfu(self, room: RoomRef, to: str | None, event: str, data: dict[str, Any]) -> None:
+        """Posts what the SFU bridge has to say to a participant of ``room`` (or everyone)."""
+        live = self._rooms.get(room.room_name)
+        if live is None or live.facts.meeting_id != room.meeting_id:
+            return
+        target = live.channel() if to is None else live.sid_of(to)
+        if target is None:
+            return
+        for task in self.sio.post(event, data, to=target):
+            self._sfu_sends.add(task)
+            task.add_done_callback(self._sfu_sent)
+
+    def _sfu_sent(self, task: asyncio.Task[None]) -> None:
+        self._sfu_sends.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a signaling send failed: %s", type(task.exception()).__name__)
+
     # rooms -----------------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
@@ -561,16 +649,20 @@ class SignalingServer:
 
     def _settle(self, live: LiveRoom) -> None:
         """Forgets whom the engine forgot, and the room itself once it is idle."""
+        group = live.room.mode is RoomMode.GROUP
         for pid in list(live.members):
             if live.room.participant(pid) is not None:
                 continue
             member = self._rooms.forget_member(live, pid)
+            if group and member is not None and member.role is not None:
+                self._sfu.left(_ref(live), pid)
             if member is not None and member.sid is not None:
                 conn = self._connections.get(member.sid)
                 if conn is not None and conn.participant_id == pid:
                     conn.detach()
                 self._leave_channels(member.sid, live, member.role)
-        self._rooms.drop_if_idle(live)
+        if self._rooms.drop_if_idle(live) and group:
+            self._sfu.closed(_ref(live))
 
     def _bind(self, conn: Connection, live: LiveRoom, pid: str, member: Member) -> None:
         conn.room_name, conn.participant_id, conn.knocking = live.name, pid, False
@@ -739,10 +831,30 @@ class SignalingServer:
         """Returns once every session record produced so far is in the database."""
         await self._recorder.flush()
 
+    def use_sfu(self, sfu: SfuBackend) -> None:
+        """Carries group rooms' media through ``sfu`` from now on."""
+        self._sfu.use(sfu)
+
+    @property
+    def sfu(self) -> SfuBridge:
+        """Group rooms' media (``lost(room_id)`` makes a room's clients start over)."""
+        return self._sfu
+
     async def close(self) -> None:
-        """Finishes pending session records and stops Socket.IO's background work."""
+        """Finishes pending session records and stops Socket.IO's and the SFU bridge's
+        background work."""
         await self._recorder.close()
+        await self._sfu.close()
         await self.sio.shutdown()
+
+
+_SFU_EVENTS: dict[type[ClientMessage], str] = {
+    model: name for name, model in MODELS.items() if name.startswith("sfu_")
+}
+
+
+def _ref(live: LiveRoom) -> RoomRef:
+    return RoomRef(live.name, live.facts.meeting_id)
 
 
 def _reply_to(pid: str, effects: list[Effect]) -> Reply | None:
