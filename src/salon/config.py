@@ -22,6 +22,9 @@ from urllib.parse import urlsplit
 from salon.errors import ConfigError
 
 __all__ = [
+    "JanusMode",
+    "JanusNodeAddress",
+    "JanusSettings",
     "Secret",
     "ServerSettings",
     "Settings",
@@ -115,6 +118,56 @@ class TurnSettings:
         return self.mode == TurnMode.EMBEDDED
 
 
+class JanusMode(StrEnum):
+    """Who runs the Janus nodes (the SFU of group rooms) Salon drives."""
+
+    EMBEDDED = "embedded"  # ``salon serve`` starts and supervises one Janus node itself
+    EXTERNAL = "external"  # the operator runs a pool of Janus nodes (``SALON_JANUS_NODES``)
+    OFF = "off"  # no SFU: group rooms have no media server
+
+
+@dataclass(frozen=True, slots=True)
+class JanusNodeAddress:
+    """One Janus node of an external pool: where Salon reaches its API, and its region."""
+
+    url: str  # ws://HOST:PORT or wss://HOST:PORT (IPv6 in brackets)
+    region: str = "default"
+
+    @property
+    def node_id(self) -> str:
+        """The node's name in placements and logs: ``HOST:PORT`` of its API."""
+        parts = urlsplit(self.url)
+        return f"{parts.hostname}:{parts.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class JanusSettings:
+    """Janus: the mode, the external pool, and the embedded node's config."""
+
+    mode: JanusMode = JanusMode.OFF
+    # The external pool (``external`` mode only).
+    nodes: tuple[JanusNodeAddress, ...] = ()
+    # Janus's core ``api_secret`` and the VideoRoom's ``admin_key``, each in a file; the
+    # embedded mode creates both (0600) on first start.
+    api_secret_file: Path = Path("janus-api.secret")
+    admin_key_file: Path = Path("janus-admin.key")
+    # The embedded node.
+    api_port: int | None = None  # None: a free loopback port picked at each start
+    interface: str | None = None  # the media address; None: the default route's, else loopback
+    ice_enforce_list: tuple[str, ...] = ()  # empty: the media address alone
+    rtp_ports: tuple[int, int] = (20000, 40000)
+    public_ips: tuple[str, ...] = ()  # behind a 1:1 NAT: Janus's nat_1_1_mapping
+    binary: Path = Path("/usr/bin/janus")
+
+    @property
+    def enabled(self) -> bool:
+        return self.mode != JanusMode.OFF
+
+    @property
+    def embedded(self) -> bool:
+        return self.mode == JanusMode.EMBEDDED
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path
@@ -131,6 +184,7 @@ class Settings:
     # who is in a call). TURN servers arrive with their own settings.
     stun_urls: tuple[str, ...] = ()
     turn: TurnSettings = field(default_factory=TurnSettings)
+    janus: JanusSettings = field(default_factory=JanusSettings)
 
     @property
     def landing_page(self) -> bool:
@@ -317,6 +371,78 @@ def _turn_servers(raw: str) -> tuple[TurnServer, ...]:
     return tuple(servers)
 
 
+def _janus_mode(raw: str) -> JanusMode:
+    try:
+        return JanusMode(raw.lower())
+    except ValueError:
+        raise ValueError(f"must be one of {', '.join(m.value for m in JanusMode)}") from None
+
+
+_JANUS_NODE = re.compile(r"(?:(?P<region>[a-z0-9][a-z0-9-]{0,31})=)?(?P<url>wss?://\S+)")
+
+
+def _janus_nodes(raw: str) -> tuple[JanusNodeAddress, ...]:
+    """``[REGION=]ws://HOST:PORT``, comma-separated."""
+    example = "e.g. eu=ws://10.0.1.5:8188,us=ws://10.1.1.5:8188"
+    nodes: dict[str, JanusNodeAddress] = {}
+    for entry in (e.strip() for e in raw.split(",")):
+        if not entry:
+            continue
+        match = _JANUS_NODE.fullmatch(entry)
+        if match is None:
+            raise ValueError(
+                f"must be [REGION=]ws://HOST:PORT entries (REGION: a-z, 0-9, '-'), {example}"
+            )
+        parts = urlsplit(match["url"])
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        host = parts.hostname or ""
+        if port is None or parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError(f"{entry!r}: give scheme, host and port only, {example}")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError(f"{entry!r}: the API secret goes in SALON_JANUS_API_SECRET_FILE")
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            if not _HOST_NAME.fullmatch(host):
+                raise ValueError(f"{entry!r}: {host!r} is not a host name or IP address") from None
+        else:
+            if parts.scheme == "ws" and ip.is_global:
+                raise ValueError(
+                    f"{entry!r}: the Janus API is not encrypted over ws://; reach the node on a "
+                    "private network address, or over wss://"
+                )
+        netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        node = JanusNodeAddress(f"{parts.scheme}://{netloc}", match["region"] or "default")
+        if node.node_id in nodes:
+            raise ValueError(f"{entry!r}: the node {node.node_id} is listed twice")
+        nodes[node.node_id] = node
+    if not nodes:
+        raise ValueError(f"must name at least one Janus node, {example}")
+    return tuple(nodes.values())
+
+
+def _interface_names(raw: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
+    for name in names:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}", name):
+            raise ValueError(
+                f"must be comma-separated interface names or IP addresses (e.g. eth0,10.0.0.5); "
+                f"{name!r} is not one"
+            )
+    if not names:
+        raise ValueError("must name at least one interface or address, e.g. eth0")
+    return names
+
+
+def _program(raw: str) -> Path:
+    if not raw or any(c.isspace() for c in raw):
+        raise ValueError("must be the path of the Janus program, e.g. /usr/bin/janus")
+    return Path(raw)
+
+
 def _display_host(host: str) -> str:
     try:
         ip = ipaddress.ip_address(host)
@@ -467,6 +593,85 @@ def _load_turn(reader: _Reader, data_dir: Path, mode: str, server: ServerSetting
     )
 
 
+_EMBEDDED_JANUS_ONLY = (
+    "janus_api_port",
+    "janus_interface",
+    "janus_ice_enforce_list",
+    "janus_rtp_ports",
+    "janus_public_ips",
+    "janus_binary",
+)
+
+
+def _load_janus(
+    reader: _Reader, data_dir: Path, mode: str, server: ServerSettings, turn: TurnSettings
+) -> JanusSettings:
+    default_mode = JanusMode.EMBEDDED if mode == "embedded" else JanusMode.OFF
+    janus_mode = reader.get("janus_mode", _janus_mode, default_mode)
+    nodes_raw, nodes_source = reader.raw("janus_nodes")
+    no_nodes: tuple[JanusNodeAddress, ...] = ()
+    nodes = reader.get("janus_nodes", _janus_nodes, no_nodes)
+    api_secret_file = reader.path("janus_api_secret_file", None)
+    admin_key_file = reader.path("janus_admin_key_file", None)
+    if janus_mode is not JanusMode.EXTERNAL and nodes_raw is not None:
+        raise ConfigError(
+            f"{nodes_source} lists Janus nodes, but SALON_JANUS_MODE is {janus_mode.value}: the "
+            "node list is only for SALON_JANUS_MODE=external. Set that mode, or remove the list."
+        )
+    if janus_mode is JanusMode.EXTERNAL:
+        if nodes_raw is None:
+            raise ConfigError(
+                "SALON_JANUS_MODE=external needs SALON_JANUS_NODES, the Janus nodes Salon drives "
+                "(e.g. eu=ws://10.0.1.5:8188,us=ws://10.1.1.5:8188). Set it, or use "
+                "SALON_JANUS_MODE=embedded or off."
+            )
+        for name, path, what in (
+            ("SALON_JANUS_API_SECRET_FILE", api_secret_file, "the api_secret of janus.jcfg"),
+            ("SALON_JANUS_ADMIN_KEY_FILE", admin_key_file, "the admin_key of the VideoRoom"),
+        ):
+            if path is None:
+                raise ConfigError(
+                    f"SALON_JANUS_MODE=external needs {name}, a file holding {what} your Janus "
+                    "nodes use. Set it."
+                )
+            if not path.is_file():
+                raise ConfigError(f"{name} {path} does not exist or is not a file. Fix the path.")
+        embedded_only = [name for name in _EMBEDDED_JANUS_ONLY if reader.raw(name)[0] is not None]
+        if embedded_only:
+            names = ", ".join(f"SALON_{name.upper()}" for name in embedded_only)
+            raise ConfigError(
+                f"{names} configure the Janus node Salon runs itself, but SALON_JANUS_MODE is "
+                "external: configure your own Janus nodes instead, and remove them."
+            )
+    api_port = reader.get("janus_api_port", _int_in(1, 65535), None)
+    if janus_mode is JanusMode.EMBEDDED and api_port is not None:
+        taken = [(server.port, "--port"), (server.http_redirect_port, "--http-redirect-port")]
+        if turn.embedded:
+            taken += [(turn.port, "SALON_TURN_PORT")]
+            taken += [(port, "SALON_TURN_TLS_PORTS") for port in turn.tls_ports]
+        for port, name in taken:
+            if port != api_port:
+                continue
+            # Janus's API listens on 127.0.0.1; only a listener there (or everywhere) clashes.
+            if name.startswith("SALON_TURN") or _addresses_overlap(("127.0.0.1",), server.host):
+                raise ConfigError(
+                    f"SALON_JANUS_API_PORT and {name} are both {port}. Change one of them, or "
+                    "leave SALON_JANUS_API_PORT unset to let Salon pick a free port."
+                )
+    return JanusSettings(
+        mode=janus_mode,
+        nodes=nodes if janus_mode is JanusMode.EXTERNAL else (),
+        api_secret_file=api_secret_file or data_dir / "janus-api.secret",
+        admin_key_file=admin_key_file or data_dir / "janus-admin.key",
+        api_port=api_port,
+        interface=reader.get("janus_interface", _ip, None),
+        ice_enforce_list=reader.get("janus_ice_enforce_list", _interface_names, ()),
+        rtp_ports=reader.get("janus_rtp_ports", _port_range, (20000, 40000)),
+        public_ips=reader.get("janus_public_ips", _ips, ()),
+        binary=reader.get("janus_binary", _program, Path("/usr/bin/janus")),
+    )
+
+
 def load_settings(
     env: Mapping[str, str] | None = None, flags: Mapping[str, str | None] | None = None
 ) -> Settings:
@@ -530,6 +735,7 @@ def load_settings(
         max_body_bytes=reader.get("max_body_bytes", _int_in(1024, 10 * 1024 * 1024), 65536),
     )
     mode = reader.get("mode", _mode, "embedded")
+    turn = _load_turn(reader, data_dir, mode, server)
     return Settings(
         data_dir=data_dir,
         server=server,
@@ -541,5 +747,6 @@ def load_settings(
         log_level=reader.get("log_level", _log_level, "info"),
         mode=mode,
         stun_urls=reader.get("stun_urls", _stun_urls, ()),
-        turn=_load_turn(reader, data_dir, mode, server),
+        turn=turn,
+        janus=_load_janus(reader, data_dir, mode, server, turn),
     )

@@ -1,5 +1,5 @@
 """``salon serve``: HTTPS only (an optional HTTP port only redirects), plus the room sweeper,
-and, in the embedded TURN mode, a supervised coturn for the server's life."""
+and, in the embedded modes, a supervised coturn and a supervised Janus for the server's life."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import uvicorn
 from starlette.types import Receive, Scope, Send
 
 from salon.api.app import create_asgi_app
+from salon.janus.embedded import EmbeddedJanus
 from salon.services.container import Services
 from salon.signaling.server import MAX_FRAME_BYTES, SignalingServer
 from salon.tls import ensure_self_signed
@@ -129,7 +130,8 @@ class _HeldSignals:
 
     uvicorn takes these signals while it serves, then restores the previous handlers and raises
     the signal again. Without a handler of Salon's underneath, that second SIGTERM would end the
-    process before coturn is stopped (the kernel would still kill it, but not cleanly)."""
+    process before coturn and Janus are stopped (the kernel would still kill them, but not
+    cleanly)."""
 
     _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -169,15 +171,31 @@ async def serve(services: Services) -> None:
     if services.settings.turn.embedded:
         assert services.turn_secret is not None
         coturn = EmbeddedCoturn(services.settings, services.turn_secret, cert=cert, key=key)
+    janus: EmbeddedJanus | None = None
+    if services.settings.janus.embedded:
+        assert services.janus_credentials is not None
+        janus = EmbeddedJanus(services.settings, services.janus_credentials, clock=services.clock)
     with _HeldSignals() as held:
         try:
             if coturn is not None:
                 # Before Salon listens: a relay that cannot start stops start-up, saying why.
                 await coturn.start()
                 log.info("TURN relay (coturn) running")
+            if janus is not None and not held.received:
+                # Likewise the SFU: a Janus that cannot start stops start-up.
+                await janus.start()
+                assert services.sfu is not None
+                services.sfu.add_node(janus.node)
+                log.info("SFU (Janus) running")
+            if services.sfu is not None and not held.received:
+                await services.sfu.start(wait=5.0)
             if not held.received:
                 await _serve_https(services, cert, key)
         finally:
+            if services.sfu is not None:
+                await services.sfu.close()
+            if janus is not None:
+                await janus.stop()
             if coturn is not None:
                 await coturn.stop()
 

@@ -228,6 +228,11 @@ class JanusTransport:
             raise SfuUnavailable(detail=f"no reply to {message.janus} in {timeout} s") from None
         finally:
             self._pending.pop(transaction, None)
+            # A failure set while the request was still waiting to send (the session was lost
+            # meanwhile) is reported by the request itself: mark it retrieved, or asyncio logs
+            # "Future exception was never retrieved".
+            if future.done() and not future.cancelled():
+                future.exception()
         return translate.check(reply)
 
     async def attach(self, on_event: EventCallback) -> int:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from salon.auth.room_keys import RoomKeySigner, RoomKeyVerifier, load_room_key_secret
 from salon.clock import Clock, SystemClock
 from salon.config import Secret, Settings
+from salon.janus.credentials import JanusCredentials, load_janus_credentials
+from salon.janus.pool import SfuPool, pool_from_settings
 from salon.services.insights import InsightsService
 from salon.services.keyring import Keyring
 from salon.services.meetings import MeetingService
@@ -44,6 +46,12 @@ class Services:
     relay_policy: RelayPolicy
     # The TURN REST shared secret (coturn's static-auth-secret); None when TURN is off.
     turn_secret: Secret | None
+    # The SFU of group rooms: one SfuBackend over the Janus pool (salon.janus.pool), None when
+    # SALON_JANUS_MODE=off. `salon serve` starts it (and the embedded node); until then every
+    # call raises SfuUnavailable. Its listen() stream carries RoomMoved after a failover.
+    sfu: SfuPool | None = None
+    # The secrets Salon drives Janus with; None when Janus is off.
+    janus_credentials: JanusCredentials | None = None
 
     def close(self) -> None:
         self.db.dispose()
@@ -67,6 +75,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     meetings = MeetingService(db, keyring, clock, settings.server.public_url, signer, verifier)
     turn = settings.turn
     turn_secret = load_turn_secret(turn.secret_file, create=turn.embedded) if turn.enabled else None
+    janus = settings.janus
+    janus_credentials = load_janus_credentials(janus, secret) if janus.enabled else None
     return Services(
         settings=settings,
         clock=clock,
@@ -83,4 +93,6 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         ice=TurnIceProvider(turn, settings.stun_urls, turn_secret),
         relay_policy=RelayPolicy(db),
         turn_secret=turn_secret,
+        sfu=pool_from_settings(janus, janus_credentials) if janus_credentials else None,
+        janus_credentials=janus_credentials,
     )
