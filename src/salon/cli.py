@@ -61,6 +61,27 @@ def _org_relay_only(services: Services, args: argparse.Namespace) -> int:
     return 0
 
 
+def _org_embed_domains(services: Services, args: argparse.Namespace) -> int:
+    org = services.orgs.by_name(args.name)
+    if args.clear:
+        domains = services.orgs.set_embed_domains(org.org_id, [])
+    elif args.set is not None:
+        entries = [entry.strip() for entry in args.set.split(",") if entry.strip()]
+        if not entries:
+            print("salon: --set needs at least one origin; use --clear for none", file=sys.stderr)
+            return 2
+        domains = services.orgs.set_embed_domains(org.org_id, entries)
+    else:
+        domains = services.orgs.embed_domains(org.org_id)
+    if domains:
+        print(f"{org.name}: its rooms may be embedded by these sites only:")
+        for domain in domains:
+            print(f"  {domain}")
+    else:
+        print(f"{org.name}: any site may embed its rooms (no allowed embed domains set)")
+    return 0
+
+
 def _org_list(services: Services, _args: argparse.Namespace) -> int:
     for org in services.orgs.all():
         print(f"{org.org_id}  {org.name}")
@@ -157,6 +178,28 @@ def _add_turn_parser(
     config.set_defaults(handler=_turn_config)
 
 
+def _add_embed_domains_parser(
+    org: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    embed = org.add_parser(
+        "embed-domains",
+        parents=[common],
+        help="show or set the sites allowed to embed the organization's rooms",
+    )
+    embed.add_argument("name")
+    embed_change = embed.add_mutually_exclusive_group()
+    embed_change.add_argument(
+        "--set",
+        metavar="ORIGINS",
+        help="comma-separated origins, replacing the list: https://app.example.com, "
+        "https://*.example.com, http://localhost:3000",
+    )
+    embed_change.add_argument(
+        "--clear", action="store_true", help="empty the list: any site may embed"
+    )
+    embed.set_defaults(handler=_org_embed_domains)
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -205,6 +248,7 @@ def _parser() -> argparse.ArgumentParser:
     relay.add_argument("name")
     relay.add_argument("state", choices=["on", "off"])
     relay.set_defaults(handler=_org_relay_only)
+    _add_embed_domains_parser(org, common)
     org.add_parser("list", parents=[common], help="list organizations").set_defaults(
         handler=_org_list
     )

@@ -7,7 +7,11 @@ from tests.support.server import RunningServer
 
 def test_contact_email_round_trip(server: RunningServer, api_key: str):
     with server.client(api_key) as http:
-        assert http.get("/v1/organization").json() == {"name": "acme", "contactEmail": None}
+        assert http.get("/v1/organization").json() == {
+            "name": "acme",
+            "contactEmail": None,
+            "allowedEmbedDomains": [],
+        }
         updated = http.patch("/v1/organization", json={"contactEmail": "dpo@acme.example"})
         assert updated.status_code == 200
         assert http.get("/v1/organization").json()["contactEmail"] == "dpo@acme.example"

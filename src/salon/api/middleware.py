@@ -11,16 +11,25 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from salon.api.errors import error_bytes
 from salon.errors import FieldProblem, PayloadTooLarge, SalonError, UnsupportedContentType
 
-__all__ = ["BodyLimit", "Edge"]
+__all__ = ["BodyLimit", "Edge", "page_csp"]
 
 log = logging.getLogger("salon.access")
 
 API_CSP = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-PAGE_CSP = (
-    b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    b"connect-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'none'; "
-    b"form-action 'self'"
+_PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'"
 )
+
+
+def page_csp(frame_ancestors: str = "'none'") -> str:
+    """A page's CSP; who may frame it is the only part that differs between pages. A room
+    page passes its organization's allowed embed domains; every other page stays unframable."""
+    return f"{_PAGE_CSP}; frame-ancestors {frame_ancestors}"
+
+
+PAGE_CSP = page_csp().encode()
 _COMMON = [
     (b"strict-transport-security", b"max-age=63072000; includeSubDomains"),
     (b"x-content-type-options", b"nosniff"),
@@ -29,6 +38,8 @@ _COMMON = [
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
 ]
+
+_ROUTE_MAY_SET = frozenset({b"cross-origin-resource-policy"})
 
 
 class Edge:
@@ -46,7 +57,8 @@ class Edge:
         path = scope["path"]
         is_api = path.startswith(("/v1", "/socket.io/")) or path == "/healthz"
         # Static assets may say how long they keep; everything else is never cached.
-        dropped = (b"server",) if path.startswith("/static/") else (b"server", b"cache-control")
+        static = path.startswith(("/static/", "/embed/")) or path == "/sdk.js"
+        dropped = (b"server",) if static else (b"server", b"cache-control")
         status = 500
 
         async def send_with_headers(message: Message) -> None:
@@ -54,7 +66,12 @@ class Edge:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k not in dropped]
-                headers.extend(_COMMON)
+                # A route may loosen Cross-Origin-Resource-Policy for files other sites load
+                # (the embed element, the SDK); every other common header is fixed.
+                own = {k for k, _ in headers}
+                headers.extend(
+                    (k, v) for k, v in _COMMON if k not in own or k not in _ROUTE_MAY_SET
+                )
                 if not any(k == b"cache-control" for k, _ in headers):
                     headers.append((b"cache-control", b"no-store"))
                 if not any(k == b"content-security-policy" for k, _ in headers):

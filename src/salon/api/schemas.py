@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictStr,
     StringConstraints,
     field_validator,
     model_validator,
@@ -309,11 +310,21 @@ class OrganizationSettingsIn(_Strict):
         description="Every participant of every room relays its media through TURN, so no "
         "participant learns another's IP address.",
     )
+    allowedEmbedDomains: list[StrictStr] = Field(
+        default=[],
+        description="The sites allowed to embed the organization's rooms (iframe, "
+        "<salon-embed>, JS SDK): origins such as https://app.example.com, wildcards "
+        "https://*.example.com, http://localhost:PORT for development; at most 50. The list "
+        "replaces the previous one; [] lets any site embed.",
+    )
 
     @model_validator(mode="after")
     def _something_to_change(self) -> Self:
         if not self.model_fields_set:
-            raise MissingFields(["contactEmail", "relayOnly"], "give at least one field to change")
+            raise MissingFields(
+                ["contactEmail", "relayOnly", "allowedEmbedDomains"],
+                "give at least one field to change",
+            )
         return self
 
 
@@ -322,4 +333,7 @@ class OrganizationSettingsOut(BaseModel):
     contactEmail: str | None
     relayOnly: bool | None = Field(
         default=None, description="Present (true) only when the relay-only setting is on."
+    )
+    allowedEmbedDomains: list[str] = Field(
+        description="The sites allowed to embed the organization's rooms; [] means any site."
     )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,9 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from salon.auth.api_keys import NewApiKey, generate_api_key, hash_api_key, hashes_match
 from salon.clock import Clock
 from salon.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from salon.services.embed_domains import parse_domains
 from salon.services.keyring import Keyring
 from salon.storage.db import Database
-from salon.storage.models import ApiKey, Organization
+from salon.storage.models import ApiKey, Meeting, Organization
 
 __all__ = ["ApiKeyInfo", "OrgContext", "OrgService", "OrgSettings"]
 
@@ -45,6 +48,13 @@ class ApiKeyInfo:
     prefix: str
     created_at: datetime
     revoked_at: datetime | None
+
+
+def _stored_domains(raw: str) -> tuple[str, ...]:
+    value = json.loads(raw)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TypeError("organizations.embed_domains must hold a JSON list of strings")
+    return tuple(value)
 
 
 def _check_name(name: str) -> str:
@@ -136,6 +146,43 @@ class OrgService:
                 None if value is None else cipher.blind_index(_EMAIL_COLUMN, value)
             )
         return OrgSettings(org.name, value)
+
+    # allowed embed domains --------------------------------------------------------------
+
+    def embed_domains(self, org_id: str) -> tuple[str, ...]:
+        """The sites allowed to embed the organization's rooms; empty: any site."""
+        with self._db.transaction() as session:
+            raw = session.scalar(
+                select(Organization.embed_domains).where(Organization.id == org_id)
+            )
+        if raw is None:
+            raise NotFound("No such organization.")
+        return _stored_domains(raw)
+
+    def set_embed_domains(self, org_id: str, entries: Sequence[str]) -> tuple[str, ...]:
+        """Replaces the list; every entry is checked first (``InvalidInput`` names each bad
+        one), so a refused list changes nothing. Returns the list as stored (normalised)."""
+        domains = parse_domains(entries)
+        with self._db.transaction() as session:
+            result = session.execute(
+                update(Organization)
+                .where(Organization.id == org_id)
+                .values(embed_domains=json.dumps(list(domains)))
+            )
+            if not getattr(result, "rowcount", 0):
+                raise NotFound("No such organization.")
+        return domains
+
+    def embed_domains_of_room(self, room_name: str) -> tuple[str, ...] | None:
+        """The allowed embed domains of the organization owning ``room_name`` ("/abc"), or
+        None when no meeting has that room."""
+        with self._db.transaction() as session:
+            raw = session.scalar(
+                select(Organization.embed_domains)
+                .join(Meeting, Meeting.org_id == Organization.id)
+                .where(Meeting.room_name == room_name)
+            )
+        return None if raw is None else _stored_domains(raw)
 
     def find_by_contact_email(self, email: str) -> list[OrgContext]:
         """Organizations whose contact email is ``email``, found through the blind index."""

@@ -100,6 +100,13 @@ INVENTORY: tuple[StoredField, ...] = (
         "privacy setting: every participant's media goes through a TURN relay",
         _UNTIL_ORG_DELETED,
     ),
+    _f(
+        "organizations.embed_domains",
+        Category.NONE,
+        "security setting: the sites (origins) allowed to embed the org's rooms (CSP "
+        "frame-ancestors, embed API, SDK signaling)",
+        _UNTIL_ORG_DELETED,
+    ),
     _f("api_keys.id", Category.NONE, "name an API key for revocation", _UNTIL_ORG_DELETED),
     _f("api_keys.org_id", Category.NONE, "the key's organization", _UNTIL_ORG_DELETED),
     _f(

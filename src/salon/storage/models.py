@@ -18,6 +18,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Text,
     TypeDecorator,
     false,
 )
@@ -77,6 +78,9 @@ class Organization(Base):
     contact_email_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(16), index=True)
     # Privacy setting: every participant of every room relays through TURN.
     relay_only: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The sites that may embed the org's rooms: a JSON list of origin patterns
+    # (salon.services.embed_domains); "[]" lets any site embed them.
+    embed_domains: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
 
 
 class ApiKey(Base):

@@ -1,12 +1,18 @@
 """Server-rendered pages: the room app's shell at ``/<room>``, the clear refusals when a room
-cannot be entered, and the landing page at ``/`` (embedded mode only).
+cannot be entered, the landing page at ``/`` (embedded mode only), and the embedding guide at
+``/docs/embed``.
 
 No page carries inline script or style (the CSP forbids both): the room app is ES modules under
 ``/static/``, and what it needs from the server travels in ``data-`` attributes.
+
+Who may frame a page: a room's pages (the app, and its refusals) only the sites in its
+organization's allowed embed domains (CSP ``frame-ancestors``; an empty list: any site); every
+other page no site at all (``frame-ancestors 'none'``, set by the edge middleware).
 """
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from functools import cache
 from html import escape
@@ -20,10 +26,13 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from salon.api.deps import ServicesDep
+from salon.api.middleware import page_csp
 from salon.errors import Conflict, InvalidToken, NotFound, RoomDeactivated, SalonError
 from salon.services.container import Services
+from salon.services.embed_domains import frame_ancestors
 from salon.services.meetings import MeetingField, MeetingView, NewMeeting, RoomMode
 from salon.services.orgs import OrgContext
+from salon.web.markdown import render as render_markdown
 from salon.web.static_files import router as static_router
 
 __all__ = ["LANDING_MEETING_HOURS", "LOCAL_ORG", "router"]
@@ -173,6 +182,34 @@ async def start_meeting(request: Request, services: ServicesDep) -> HTMLResponse
 # --- rooms -----------------------------------------------------------------------------------
 
 
+# --- documents -------------------------------------------------------------------------------
+
+
+@cache
+def _embed_guide() -> str:
+    source = files("salon.web").joinpath("docs", "embed.md").read_text(encoding="utf-8")
+    return _template("docs.html").substitute(
+        title="Embedding Salon rooms", body=render_markdown(source)
+    )
+
+
+@router.get("/docs/embed")
+def embed_guide() -> HTMLResponse:
+    """The embedding guide (docs/embed.md): the element, the iframe API, the JS SDK."""
+    return HTMLResponse(_embed_guide())
+
+
+# --- rooms -----------------------------------------------------------------------------------
+
+
+def _framable(response: HTMLResponse, domains: tuple[str, ...] | None) -> HTMLResponse:
+    """Lets the room's organization's allowed embed domains frame ``response`` (a room that
+    does not exist keeps the default: no site)."""
+    if domains is not None:
+        response.headers["content-security-policy"] = page_csp(frame_ancestors(domains))
+    return response
+
+
 @router.get("/{room}")
 def room_page(
     room: str,
@@ -182,18 +219,21 @@ def room_page(
     try:
         access = services.meetings.access("/" + room, room_key)
     except RoomDeactivated as exc:
-        return _page("Meeting ended", "This meeting has ended", exc.message, exc.status)
+        ended = _page("Meeting ended", "This meeting has ended", exc.message, exc.status)
+        return _framable(ended, services.orgs.embed_domains_of_room("/" + room))
     except NotFound as exc:
         return _page("No such room", "Room not found", exc.message, exc.status)
     except InvalidToken:
-        return _page(
+        invalid = _page(
             "Invalid link",
             "This link does not work",
             "The room key in this link is invalid or has expired. Ask for a new link.",
             403,
         )
+        return _framable(invalid, services.orgs.embed_domains_of_room("/" + room))
     except SalonError as exc:
         return _page("Error", "Something went wrong", exc.message, exc.status)
+    domains = services.orgs.embed_domains_of_room(access.room_name) or ()
     name = access.room_name.removeprefix("/")
     html = _template("room.html").substitute(
         title=escape(f"Room {name}"),
@@ -201,5 +241,7 @@ def room_page(
         room_name=escape(access.room_name, quote=True),
         role=escape(access.role.value, quote=True),
         room_mode=escape(access.room_mode.value, quote=True),
+        # For the embed API (embed-bridge.js): whom the room may talk to by postMessage.
+        embed_domains=escape(json.dumps(list(domains)) if domains else "any", quote=True),
     )
-    return HTMLResponse(html)
+    return _framable(HTMLResponse(html), domains)

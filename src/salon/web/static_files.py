@@ -2,6 +2,11 @@
 
 Only regular files inside that folder, with a known type, are served: no directory listings, no
 dot-files, no path that climbs out (``..``, absolute paths, symlinks leading elsewhere).
+
+Customers' pages load the embed element and the JS SDK from here, across origins, as ES
+modules: every script is public code, so scripts carry ``Access-Control-Allow-Origin: *`` (no
+credentials) and ``Cross-Origin-Resource-Policy: cross-origin``. They also have stable
+addresses for customers to write down: ``/embed/salon-embed.js`` and ``/sdk.js``.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, Response
 
-__all__ = ["STATIC_ROOT", "cache_control", "resolve", "router"]
+__all__ = ["STABLE_MODULES", "STATIC_ROOT", "cache_control", "resolve", "router"]
 
 STATIC_ROOT = Path(__file__).resolve().parent / "static"
 
@@ -30,6 +35,16 @@ CONTENT_TYPES = {
 # One path segment: letters, digits, '.', '_', '-'; never starting with a dot.
 _SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
 _MAX_DEPTH = 4
+
+_SCRIPTS = frozenset({".js", ".mjs"})
+# Any page may load these as modules: public code, fetched without credentials.
+_SHARED = {"access-control-allow-origin": "*", "cross-origin-resource-policy": "cross-origin"}
+# Stable address → the module there. /sdk.js re-exports /static/sdk.js, so that the SDK's own
+# relative imports (./salon-client.js) resolve under /static/; the element imports nothing.
+STABLE_MODULES = {
+    "/embed/salon-embed.js": 'export * from "../static/salon-embed.js";\n',
+    "/sdk.js": 'export * from "./static/sdk.js";\n',
+}
 
 router = APIRouter(include_in_schema=False)
 
@@ -64,8 +79,27 @@ def static_file(path: str) -> Response:
     found = resolve(path)
     if found is None:
         return Response("Not found\n", status_code=404, media_type="text/plain")
-    return FileResponse(
-        found,
-        media_type=CONTENT_TYPES[Path(path).suffix],
-        headers={"Cache-Control": cache_control(path)},
+    headers = {"Cache-Control": cache_control(path)}
+    if found.suffix in _SCRIPTS:
+        headers |= _SHARED
+    return FileResponse(found, media_type=CONTENT_TYPES[Path(path).suffix], headers=headers)
+
+
+def _stable_module(path: str) -> Response:
+    return Response(
+        STABLE_MODULES[path],
+        media_type=CONTENT_TYPES[".js"],
+        headers={"Cache-Control": "no-cache", **_SHARED},
     )
+
+
+@router.api_route("/embed/salon-embed.js", methods=["GET", "HEAD"])
+def embed_element() -> Response:
+    """``<script type="module" src="https://<salon>/embed/salon-embed.js">``."""
+    return _stable_module("/embed/salon-embed.js")
+
+
+@router.api_route("/sdk.js", methods=["GET", "HEAD"])
+def sdk() -> Response:
+    """``import { createRoomConnection } from "https://<salon>/sdk.js"``."""
+    return _stable_module("/sdk.js")
