@@ -21,3 +21,4 @@ bench:
 	@.venv/bin/python bench/api.py
 	@.venv/bin/python bench/signaling.py
 	@.venv/bin/python bench/join.py
+	@.venv/bin/python bench/sfu.py

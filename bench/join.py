@@ -19,6 +19,10 @@ track, the same instrumentation for both sides).
 (b) bare: a minimal page (inline script, one RTCPeerConnection, trickle ICE) served by uvicorn +
     Starlette with the same kind of certificate; signalling is a WebSocket relay in the same
     server process. The newcomer offers, as in Salon.
+(c) Salon relay-only: as (a), in a meeting created with ``relayOnly``: both pages may use only
+    TURN relay candidates from the embedded coturn (loopback peers allowed, a test-only
+    setting), so the media path is page -> coturn -> page. Its row is compared with (a): what
+    going through the relay costs a join.
 
 Both run in the same Chromium (the flags of tests/e2e, and certificate errors ignored: see
 CHROMIUM_ARGS), fresh browser contexts each round, rounds alternating between the two so drift
@@ -78,7 +82,7 @@ CHROMIUM_ARGS = [  # as tests/e2e/conftest.py, plus --ignore-certificate-errors 
 ROUNDS = 12  # per side, alternating, after one warm-up round each
 ROUND_TIMEOUT_S = 20.0
 START_TIMEOUT_S = 30.0
-TOTAL_TIMEOUT_S = 180  # the whole run, namespace and all
+TOTAL_TIMEOUT_S = 300  # the whole run, namespace and all
 IN_NETNS = "SALON_BENCH_IN_NETNS"
 
 # Runs in every page before its own scripts: marks each step with performance.now(), and
@@ -245,7 +249,7 @@ def machine_context() -> str:
     )
 
 
-def join_table(bare: Side, salon: Side) -> str:
+def join_table(bare: Side, salon: Side, relay: Side) -> str:
     def row(s: Side) -> str:
         ms = [f"{v:.0f}" for v in (s.quantile(0.5), s.mean, s.quantile(0.9))]
         return f"| {s.label} | {len(s.samples)} | {' | '.join(ms)} |"
@@ -266,8 +270,15 @@ def join_table(bare: Side, salon: Side) -> str:
             row(salon),
             f"| ratio Salon / bare | | {ratio(lambda s: s.quantile(0.5))} "
             f"| {ratio(lambda s: s.mean)} | {ratio(lambda s: s.quantile(0.9))} |",
+            row(relay),
+            f"| ratio relay-only / direct Salon | | "
+            f"{relay.quantile(0.5) / salon.quantile(0.5):.2f}x | {relay.mean / salon.mean:.2f}x "
+            f"| {relay.quantile(0.9) / salon.quantile(0.9):.2f}x |",
             "",
             f"- p50 ratio {p50:.2f}x, mean ratio {mean:.2f}x (goal <= 1.1x): {verdict}",
+            "- Relay-only: the same room app in a meeting created with `relayOnly`, so both "
+            "pages gather TURN allocations from the embedded coturn and media goes "
+            "page -> coturn -> page (over UDP here, all on this machine's loopback).",
         ]
     )
 
@@ -379,7 +390,11 @@ def free_port() -> int:
 
 
 def salon_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("SALON_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SALON_")}
+    # The relay column: coturn (embedded) relays between the two pages' relay addresses,
+    # which are on loopback in this namespace (a test-only setting).
+    env["SALON_TURN_TEST_ALLOW_LOOPBACK_PEERS"] = "1"
+    return env
 
 
 def salon_cli(data_dir: Path, *args: str) -> str:
@@ -430,13 +445,16 @@ def wait_healthy(proc: subprocess.Popen[bytes], base: str, log: Path) -> None:
     raise RuntimeError(f"server did not become healthy:\n{log.read_text()[-3000:]}")
 
 
-def create_meeting(base: str, api_key: str) -> str:
+def create_meeting(base: str, api_key: str, *, relay_only: bool = False) -> str:
     import httpx
 
     end = datetime.now(UTC) + timedelta(hours=1)
+    body: dict[str, Any] = {"endDate": end.isoformat()}
+    if relay_only:
+        body["relayOnly"] = True
     response = httpx.post(
         f"{base}/v1/meetings",
-        json={"endDate": end.isoformat()},
+        json=body,
         headers={"Authorization": f"Bearer {api_key}"},
         verify=False,
         timeout=10,
@@ -518,7 +536,7 @@ BARE_READY = (
 )
 
 
-def bench(work: Path, rounds: int = ROUNDS) -> tuple[Side, Side]:
+def bench(work: Path, rounds: int = ROUNDS) -> tuple[Side, Side, Side]:
     from playwright.sync_api import sync_playwright
 
     from salon.clock import SystemClock
@@ -534,6 +552,7 @@ def bench(work: Path, rounds: int = ROUNDS) -> tuple[Side, Side]:
     bare_cmd = [sys.executable, __file__, "serve-bare", str(bare_port), str(cert), str(key)]
     salon_base, bare_base = f"https://localhost:{salon_port}", f"https://localhost:{bare_port}"
     bare_side, salon_side = Side("bare WebRTC page"), Side("Salon room app")
+    relay_side = Side("Salon room app, relay-only (TURN/UDP)")
     with (
         server_process(salon_cmd, work / "salon.log") as salon_proc,
         server_process(bare_cmd, work / "bare.log") as bare_proc,
@@ -552,18 +571,26 @@ def bench(work: Path, rounds: int = ROUNDS) -> tuple[Side, Side]:
                     SALON_READY,
                 )
                 b = one_round(browser, bare_base + "/", bare_base + "/", BARE_READY)
+                relayed = create_meeting(salon_base, api_key, relay_only=True)
+                r = one_round(
+                    browser,
+                    with_params(relayed, displayName="A", precallReview="off"),
+                    with_params(relayed, displayName="B", precallReview="off"),
+                    SALON_READY,
+                )
                 print(
                     f"round {n}{' (warm-up)' if n == 0 else ''}: Salon {s.total_ms:.0f} ms, "
-                    f"bare {b.total_ms:.0f} ms",
+                    f"bare {b.total_ms:.0f} ms, Salon via TURN {r.total_ms:.0f} ms",
                     file=sys.stderr,
                     flush=True,
                 )
                 if n:
                     salon_side.rounds.append(s)
                     bare_side.rounds.append(b)
+                    relay_side.rounds.append(r)
         finally:
             browser.close()
-    return bare_side, salon_side
+    return bare_side, salon_side, relay_side
 
 
 # -- report -----------------------------------------------------------------------------------
@@ -632,11 +659,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="salon-bench-join-") as tmp:
-        bare_side, salon_side = bench(Path(tmp), args.rounds)
+        bare_side, salon_side, relay_side = bench(Path(tmp), args.rounds)
     report = "\n\n".join(
         [
             machine_context(),
-            join_table(bare_side, salon_side),
+            join_table(bare_side, salon_side, relay_side),
             timeline_table(bare_side, salon_side),
         ]
     )

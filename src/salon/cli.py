@@ -224,6 +224,10 @@ def _parser() -> argparse.ArgumentParser:
         "--turn-mode",
         help="embedded (start coturn; default in embedded mode), external (a pool you run), off",
     )
+    serve.add_argument(
+        "--janus-mode",
+        help="embedded (start Janus; default in embedded mode), external (a pool you run), off",
+    )
     serve.set_defaults(handler=_serve)
 
     sub.add_parser("migrate", parents=[common], help="bring the schema up to date").set_defaults(
@@ -309,6 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "http_redirect_port",
             "mode",
             "turn_mode",
+            "janus_mode",
         )
     }
     handler: Callable[[Services, argparse.Namespace], int] = args.handler
