@@ -559,7 +559,14 @@ export class SalonClient {
   /** @param {{iceServers?: unknown, iceTransportPolicy?: unknown}} payload */
   #onIceServers(payload) {
     this.#setIce(payload);
-    for (const link of this.links.values()) link.setIceServers(this.iceServers);
+    for (const link of this.links.values()) {
+      link.setIceServers(this.iceServers);
+      // coturn checks a credential's expiry on every request, allocation refreshes included:
+      // gather fresh relay candidates now, while the old ones still work, rather than lose
+      // the relayed path when they expire. Media stays on the current pair until the new
+      // one is chosen.
+      if (link instanceof PeerLink) link.restartIce();
+    }
   }
 
   /**
