@@ -160,8 +160,10 @@ test("commands run only from the parent window and the embedding origin", () => 
   frame.deliver({ ...good, source: {} }); // a sibling or nested frame
   frame.deliver({ ...good, origin: "https://evil.example" });
   frame.deliver({ ...good, data: { command: "end_meeting" } }); // a visitor
+  frame.deliver({ ...good, source: {}, data: "not a command" }); // other traffic: not worth a word
   assert.deepEqual(calls, [["toggleCamera", false]]);
-  assert.equal(warnings.length, 2, warnings.join("\n"));
+  assert.equal(warnings.length, 3, warnings.join("\n"));
+  assert.equal(warnings.filter((w) => w.includes("not the embedding page")).length, 2);
 });
 
 test("a host may end the meeting through the bridge", () => {
@@ -203,7 +205,7 @@ test("the connection's state changes become Whereby's events", async () => {
     connectionStatus: status, connectionQuality: quality, localParticipant: local,
     remoteParticipants: Array.from({ length: others }, (_, i) => ({ id: `p${i}` })),
   });
-  subscriber(state("connecting", 0, me(true, true)));
+  subscriber(state("connecting", 0, me(false, false))); // devices still opening: no toggles
   subscriber(state("connected", 1, me(true, true)));
   handlers.participant_joined({ id: "p2", displayName: "Bo", role: "visitor", audio: true });
   subscriber(state("connected", 2, me(true, false)));
@@ -224,4 +226,22 @@ test("the connection's state changes become Whereby's events", async () => {
     ["participant_leave", { participant: { id: "p2", displayName: "Bo", role: "visitor" } }],
     ["leave", { removed: false }],
   ]);
+});
+
+test("knocking, being removed and the meeting's end are events too", () => {
+  for (const [statuses, expected] of [
+    [["idle", "room_locked", "knocking"], [["knock", {}]]],
+    [["connecting", "connected", "kicked"], [["join", {}], ["participantupdate", { count: 1 }], ["leave", { removed: true }]]],
+    [["connected", "meeting_ended"], [["join", {}], ["participantupdate", { count: 1 }], ["meeting_end", {}]]],
+  ]) {
+    const frame = framedWindow();
+    const { bridge } = bridgeFor(frame);
+    let subscriber = null;
+    followConnection(bridge, { on: () => () => {}, subscribe: (fn) => { subscriber = fn; return () => {}; } });
+    const local = { isAudioEnabled: true, isVideoEnabled: true, isScreenSharing: false };
+    for (const status of statuses) {
+      subscriber({ connectionStatus: status, connectionQuality: "stable", localParticipant: local, remoteParticipants: [] });
+    }
+    assert.deepEqual(frame.posted.map((p) => [p.data.type, p.data.payload]), expected, statuses.join(" → "));
+  }
 });

@@ -205,9 +205,13 @@ export function createEmbedBridge({ win, allowed, claimed, actions, context, war
 
   /** @param {MessageEvent} event */
   const onMessage = (event) => {
-    if (event.source !== win.parent) return; // not for us (another frame, or our own posts)
-    if (event.origin !== origin) {
-      warn(`Salon: ignoring a command from ${event.origin}: the embedding page is ${origin}`);
+    if (event.source !== win.parent || event.origin !== origin) {
+      // Another frame (a sibling widget, a nested ad) or another site: said only for what
+      // looks like a command, since pages post other messages around too.
+      const data = /** @type {any} */ (event.data);
+      if (data && typeof data === "object" && "command" in data) {
+        warn(`Salon: ignoring a command from ${event.origin}: not the embedding page (${origin})`);
+      }
       return;
     }
     const read = readCommand(event.data);
@@ -281,8 +285,9 @@ export function followConnection(bridge, connection) {
       const prevCount = prev && (prev.connectionStatus === "connected" || prev.connectionStatus === "reconnecting")
         ? prev.remoteParticipants.length + 1 : 0;
       if (count !== prevCount && inRoom) bridge.post("participantupdate", { count });
+      // The person's own toggles, in the room (not the devices opening on the way in).
       const me = state.localParticipant;
-      const was = prev?.localParticipant;
+      const was = inRoom && prevCount > 0 ? prev?.localParticipant : undefined;
       if (was && me.isAudioEnabled !== was.isAudioEnabled) {
         bridge.post("microphone_toggle", { enabled: me.isAudioEnabled });
       }

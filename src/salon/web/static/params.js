@@ -19,12 +19,15 @@
  * @property {string | null} metadata     the customer's opaque value for webhooks, <= 4096 chars
  * @property {boolean} skipMediaPermissionPrompt  join without asking for camera and microphone
  * @property {string | null} roomKey      the role-carrying key of host and viewer links
+ * @property {string | null} embedOrigin  the origin of the page embedding the room (set by
+ *   <salon-embed>); the embed API checks it (embed-bridge.js)
  */
 
 export const MAX_DISPLAY_NAME = 100;
 export const MAX_EXTERNAL_ID = 255;
 export const MAX_METADATA = 4096;
 export const MAX_ROOM_KEY = 2048;
+export const MAX_ORIGIN = 300;
 
 /** @type {Readonly<RoomParams>} */
 export const DEFAULTS = Object.freeze({
@@ -42,6 +45,7 @@ export const DEFAULTS = Object.freeze({
   metadata: null,
   skipMediaPermissionPrompt: false,
   roomKey: null,
+  embedOrigin: null,
 });
 
 // "on"/"off" switches: the parameter name and the RoomParams field it sets.
@@ -58,6 +62,13 @@ const SWITCHES = /** @type {const} */ ([
 const FLAGS = /** @type {const} */ (["minimal", "skipMediaPermissionPrompt"]);
 // Whereby parameters Salon knows but does not act on yet: accepted silently.
 const KNOWN_UNUSED = new Set([
+  "aec",
+  "agc",
+  "audioDenoiser",
+  "autoHideSelfView",
+  "autoSpotlight",
+  "callQualityMonitoring",
+  "cameraAccess",
   "background",
   "emptyRoomInvitation",
   "floatSelf",
@@ -82,6 +93,8 @@ const KNOWN_UNUSED = new Set([
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const LANG = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
+// scheme://host[:port], as browsers serialise an origin.
+const ORIGIN = /^https?:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/;
 
 /**
  * "on"/"off" (also "true"/"false", "yes"/"no", "1"/"0") as a boolean; null when it is neither.
@@ -174,6 +187,10 @@ export function parseRoomParams(search, warn = (message) => console.warn(message
       const clean = boundedText(value, MAX_ROOM_KEY);
       if (clean === null) ignore(name, value, `must be 1-${MAX_ROOM_KEY} characters`);
       else params.roomKey = clean;
+    } else if (name === "embedOrigin") {
+      if (value.length > MAX_ORIGIN || !ORIGIN.test(value)) {
+        ignore(name, value, "must be an origin such as https://app.example.com");
+      } else params.embedOrigin = value;
     } else if (!KNOWN_UNUSED.has(name)) {
       ignore(name, value, "not a parameter Salon knows");
     }

@@ -1,22 +1,28 @@
 // The room app at /<roomName>: pre-call, waiting and knock screens, the call itself, and the
-// screens after it. It renders the SalonClient's state; the client does the talking.
+// screens after it. It is built on the JS SDK (sdk.js), as a customer's own UI would be: it
+// renders the room connection's state and calls its actions. When the room is embedded in
+// another site's page, embed-bridge.js tells that page what happens and takes its commands.
 //
 // Tests read it through `data-testid` attributes (see tests/e2e/room_page.py) and through
-// `window.salon = {client, debug: {peerConnections}}`.
+// `window.salon = {connection, client, debug: {peerConnections}}` (client: the SDK's internal
+// SalonClient, for tests that look under the hood).
 
 import { append, h, icon, setProps, syncList } from "./dom.js";
+import { createEmbedBridge, followConnection, parseAllowed } from "./embed-bridge.js";
 import { cleanDisplayName, joinsAtOnce, parseRoomParams } from "./params.js";
-import { SalonClient } from "./salon-client.js";
+import { createRoomConnection } from "./sdk.js";
 import { NO_SPEAKER, nextSpeaker } from "./speaker.js";
 import { pickLanguage, translator } from "./strings.js";
 
-/** @typedef {import("./salon-client.js").Participant} Participant */
-/** @typedef {import("./salon-client.js").ChatMessage} ChatMessage */
+/** @typedef {import("./sdk.js").RoomState} RoomState */
+/** @typedef {import("./sdk.js").RemoteParticipant} RemoteParticipant */
+/** @typedef {import("./sdk.js").LocalParticipant} LocalParticipant */
+/** @typedef {import("./sdk.js").ChatMessage} ChatMessage */
 
 const SPEAKER_POLL_MS = 400;
 const NOTICE_MS = 6000;
 
-/** The screen for each client status. */
+/** The screen for each connection status. */
 const SCREEN_OF = /** @type {Record<string, string>} */ ({
   idle: "precall",
   connecting: "joining",
@@ -39,11 +45,20 @@ document.documentElement.lang = pickLanguage(params.lang);
 const root = /** @type {HTMLElement} */ (document.querySelector("[data-testid=screen]"));
 const page = document.body.dataset;
 const roomName = page.roomName ?? location.pathname;
-const role = /** @type {import("./salon-client.js").Role} */ (page.role ?? "visitor");
+const role = /** @type {import("./sdk.js").Role} */ (page.role ?? "visitor");
 
-const client = new SalonClient({ roomName, roomKey: params.roomKey, role });
+const room = createRoomConnection(location.origin + roomName, {
+  roomKey: params.roomKey,
+  role,
+  externalId: params.externalId,
+  // What joining opens when the pre-call screen did not (joining at once).
+  localMediaOptions: role === "viewer" || params.skipMediaPermissionPrompt
+    ? false : { audio: params.audio, video: params.video },
+});
+/** The connection's state now (a new snapshot after each change). */
+const now = () => room.state;
 // @ts-ignore -- the test and debugging hook
-window.salon = { client, params, debug: { peerConnections: () => client.peerConnections() } };
+window.salon = { connection: room, client: room.client, params, debug: room.debug };
 
 const ui = {
   /** @type {string | null} */
@@ -53,7 +68,7 @@ const ui = {
   unread: 0,
   speaker: NO_SPEAKER,
   soundBlocked: false,
-  /** @type {string | null} the app's own error (before the client has one) */
+  /** @type {string | null} the app's own error (before the connection has one) */
   fatal: null,
   /** @type {string | null} */
   displayName: params.displayName,
@@ -73,6 +88,29 @@ const features = {
 };
 if (params.minimal) document.body.classList.add("minimal");
 
+// The embed API, when another site's page frames this room (else it does nothing).
+const bridge = createEmbedBridge({
+  win: window,
+  allowed: parseAllowed(page.embedDomains),
+  claimed: params.embedOrigin,
+  context: () => ({ role: now().localParticipant.role, status: now().connectionStatus, features }),
+  actions: {
+    knock: () => knock(),
+    leaveRoom: () => (now().connectionStatus === "knocking" ? room.cancelKnock() : room.leaveRoom()),
+    endMeeting: () => room.endMeeting(),
+    toggleCamera: (on) => room.toggleCamera(on),
+    toggleMicrophone: (on) => room.toggleMicrophone(on),
+    toggleScreenshare: (on) => {
+      if ((on ?? !now().localParticipant.isScreenSharing) !== now().localParticipant.isScreenSharing) {
+        return toggleScreenshare();
+      }
+    },
+    toggleChat: (on) => setPanel("chat", on),
+    togglePeople: (on) => setPanel("people", on),
+  },
+});
+followConnection(bridge, room);
+
 // --- rendering ---------------------------------------------------------------------------------
 
 let renderQueued = false;
@@ -86,7 +124,7 @@ function render() {
 }
 
 function renderNow() {
-  const screen = ui.fatal ? "error" : (SCREEN_OF[client.status] ?? "error");
+  const screen = ui.fatal ? "error" : (SCREEN_OF[now().connectionStatus] ?? "error");
   if (screen !== ui.screen) {
     ui.screen = screen;
     regions = {};
@@ -126,7 +164,7 @@ function button(label, onclick, props = {}) {
 }
 
 function backToPrecall() {
-  client.setStatus("idle");
+  room.reset();
   startPreview();
 }
 
@@ -143,11 +181,11 @@ const SCREENS = {
     h("div", { class: "host-message", hidden: true },
       h("p", { class: "label" }, t("knocking.hostSays")),
       h("p", { "data-testid": "knock-message", "aria-live": "polite" })),
-    h("div", { class: "actions" }, button(t("knocking.cancel"), () => client.cancelKnock()))),
+    h("div", { class: "actions" }, button(t("knocking.cancel"), () => room.cancelKnock()))),
   knock_rejected: () => card(t("knockRejected.title"), t("knockRejected.body"),
-    client.knockMessage && h("div", { class: "host-message" },
+    now().knockMessage && h("div", { class: "host-message" },
       h("p", { class: "label" }, t("knocking.hostSays")),
-      h("p", { "data-testid": "knock-message" }, client.knockMessage))),
+      h("p", { "data-testid": "knock-message" }, now().knockMessage))),
   left: () => card(t("left.title"),
     h("div", { class: "actions" }, button(t("left.rejoin"), backToPrecall, { class: "primary" }))),
   removed: () => card(t("removed.title"), t("removed.body")),
@@ -161,7 +199,8 @@ const SCREENS = {
 
 function errorText() {
   if (ui.fatal) return ui.fatal;
-  const code = client.error?.code ?? "";
+  const error = now().error;
+  const code = error?.code ?? "";
   const known = /** @type {Record<string, string>} */ ({
     load_failed: t("error.loadFailed"),
     connect_failed: t("error.connect"),
@@ -170,13 +209,13 @@ function errorText() {
     invalid_token: t("error.invalidLink"),
     not_found: t("error.notFound"),
   });
-  return known[code] ?? client.error?.message ?? t("error.connect");
+  return known[code] ?? error?.message ?? t("error.connect");
 }
 
 // --- pre-call ----------------------------------------------------------------------------------
 
 function buildPrecall() {
-  const viewer = client.isViewer;
+  const viewer = room.isViewer;
   const nameInput = h("input", {
     id: "display-name", "data-testid": "display-name", type: "text", maxlength: "100",
     autocomplete: "name", required: true, placeholder: t("precall.namePlaceholder"),
@@ -191,12 +230,12 @@ function buildPrecall() {
     append(form, [
       h("label", { for: "camera-select" }, t("precall.cameraLabel")),
       h("select", { id: "camera-select", "data-testid": "camera-select",
-        onchange: (/** @type {Event} */ e) => client.useDevices({
-          videoDeviceId: /** @type {HTMLSelectElement} */ (e.target).value || null }) }),
+        onchange: (/** @type {Event} */ e) =>
+          room.setCameraDevice(/** @type {HTMLSelectElement} */ (e.target).value || null) }),
       h("label", { for: "mic-select" }, t("precall.micLabel")),
       h("select", { id: "mic-select", "data-testid": "mic-select",
-        onchange: (/** @type {Event} */ e) => client.useDevices({
-          audioDeviceId: /** @type {HTMLSelectElement} */ (e.target).value || null }) }),
+        onchange: (/** @type {Event} */ e) =>
+          room.setMicrophoneDevice(/** @type {HTMLSelectElement} */ (e.target).value || null) }),
     ]);
   }
   const note = viewer ? t("precall.viewerNote") : role === "host" ? t("precall.hostNote") : "";
@@ -212,10 +251,8 @@ function buildPrecall() {
       playsInline: true }),
     h("p", { class: "preview-off" }, t("precall.previewOff")),
     h("div", { class: "preview-controls" },
-      toggleButton("precall-mic-toggle", "mic", t("controls.mic"),
-        () => client.setMicrophone(!client.audio)),
-      toggleButton("precall-camera-toggle", "camera", t("controls.camera"),
-        () => client.setCamera(!client.video))),
+      toggleButton("precall-mic-toggle", "mic", t("controls.mic"), () => room.toggleMicrophone()),
+      toggleButton("precall-camera-toggle", "camera", t("controls.camera"), () => room.toggleCamera())),
   );
   return h("section", { class: "card precall" },
     h("h1", null, t("precall.title")),
@@ -225,29 +262,31 @@ function buildPrecall() {
 
 let devicesListed = false;
 function updatePrecall() {
+  const { localParticipant: me, mediaError: failure } = now();
   const video = /** @type {HTMLVideoElement | null} */ (root.querySelector("[data-testid=local-video]"));
-  if (video) showStream(video, videoOnly(client.localStream));
-  root.querySelector(".preview")?.classList.toggle("off", !client.video);
-  setToggle(root.querySelector("[data-testid=precall-mic-toggle]"), client.audio, "mic");
-  setToggle(root.querySelector("[data-testid=precall-camera-toggle]"), client.video, "camera");
+  if (video) showStream(video, videoOnly(me.stream));
+  root.querySelector(".preview")?.classList.toggle("off", !me.isVideoEnabled);
+  setToggle(root.querySelector("[data-testid=precall-mic-toggle]"), me.isAudioEnabled, "mic");
+  setToggle(root.querySelector("[data-testid=precall-camera-toggle]"), me.isVideoEnabled, "camera");
   const mediaError = /** @type {HTMLElement | null} */ (root.querySelector(".media-error"));
   if (mediaError) {
-    mediaError.hidden = !client.mediaError;
-    mediaError.textContent = client.mediaError
-      ? t("precall.mediaBlocked", { reason: client.mediaError.message || client.mediaError.name })
+    mediaError.hidden = !failure;
+    mediaError.textContent = failure
+      ? t("precall.mediaBlocked", { reason: failure.message || failure.name })
       : "";
   }
-  if (!devicesListed && !client.isViewer) {
+  if (!devicesListed && !room.isViewer) {
     devicesListed = true;
     fillDeviceSelects();
   }
 }
 
 async function fillDeviceSelects() {
-  const { cameras, microphones } = await client.listDevices();
+  const { cameras, microphones } = await room.listDevices();
+  const { localParticipant: { stream }, selectedDevices } = now();
   const current = {
-    camera: client.localStream.getVideoTracks()[0]?.getSettings().deviceId ?? client.devices.videoDeviceId,
-    mic: client.localStream.getAudioTracks()[0]?.getSettings().deviceId ?? client.devices.audioDeviceId,
+    camera: stream.getVideoTracks()[0]?.getSettings().deviceId ?? selectedDevices.videoDeviceId,
+    mic: stream.getAudioTracks()[0]?.getSettings().deviceId ?? selectedDevices.audioDeviceId,
   };
   for (const [testid, list, kind, chosen] of /** @type {const} */ ([
     ["camera-select", cameras, t("precall.camera"), current.camera],
@@ -280,22 +319,22 @@ function onJoinSubmit(event) {
 }
 
 function join() {
-  if (!ui.displayName) return;
-  client.join({ displayName: ui.displayName, externalId: params.externalId });
+  if (!ui.displayName) return Promise.resolve();
+  return room.joinRoom({ displayName: ui.displayName });
 }
 
 function knock() {
   if (!ui.displayName) return;
-  client.knock({ displayName: ui.displayName, externalId: params.externalId });
+  room.knock({ displayName: ui.displayName });
 }
 
 async function startPreview() {
   devicesListed = false;
   // The signaling connects while the person looks at the pre-call screen: joining is then
   // one round trip.
-  client.preconnect();
-  if (client.isViewer || params.skipMediaPermissionPrompt) return;
-  await client.startLocalMedia({ audio: params.audio, video: params.video });
+  room.preconnect();
+  if (room.isViewer || params.skipMediaPermissionPrompt) return;
+  await room.startLocalMedia({ audio: params.audio, video: params.video });
   devicesListed = false;
   render();
 }
@@ -306,8 +345,8 @@ function updateKnockMessage() {
   const text = root.querySelector("[data-testid=knock-message]");
   const box = /** @type {HTMLElement | null} */ (root.querySelector(".host-message"));
   if (!text || !box) return;
-  text.textContent = client.knockMessage;
-  box.hidden = !client.knockMessage;
+  text.textContent = now().knockMessage;
+  box.hidden = !now().knockMessage;
 }
 
 // --- in the room -------------------------------------------------------------------------------
@@ -341,13 +380,13 @@ function setToggle(el, on, offIcon) {
 }
 
 function buildRoom() {
-  const host = client.self?.role === "host";
-  const viewer = client.isViewer;
+  const host = now().localParticipant.role === "host";
+  const viewer = room.isViewer;
   const controls = h("nav", { class: "controls", "aria-label": t("controls.label") });
   if (!viewer) {
     append(controls, [
-      toggleButton("mic-toggle", "mic", t("controls.mic"), () => client.setMicrophone(!client.audio)),
-      toggleButton("camera-toggle", "camera", t("controls.camera"), () => client.setCamera(!client.video)),
+      toggleButton("mic-toggle", "mic", t("controls.mic"), () => room.toggleMicrophone()),
+      toggleButton("camera-toggle", "camera", t("controls.camera"), () => room.toggleCamera()),
     ]);
     if (features.screenshare) {
       controls.append(toggleButton("screenshare-toggle", "screen", t("controls.screenshare"), toggleScreenshare));
@@ -366,17 +405,17 @@ function buildRoom() {
   }
   if (host && !params.minimal) {
     controls.append(toggleButton("lock-toggle", "lock", t("controls.lock"),
-      () => client.setLocked(!client.room?.locked)));
+      () => room.lockRoom(!now().room?.locked)));
   }
   if (features.leave) {
     controls.append(h("button", { type: "button", class: "control leave", "data-testid": "leave-button",
-      title: t("controls.leave"), onclick: () => client.leave() },
+      title: t("controls.leave"), onclick: () => room.leaveRoom() },
     icon("leave"), h("span", { class: "control-label" }, t("controls.leave"))));
   }
   if (host) {
     controls.append(h("button", { type: "button", class: "control danger",
       "data-testid": "end-meeting-button", title: t("controls.endMeeting"),
-      onclick: () => client.endMeeting() },
+      onclick: () => room.endMeeting() },
     icon("end"), h("span", { class: "control-label" }, t("controls.endMeeting"))));
   }
 
@@ -404,22 +443,24 @@ function buildRoom() {
 }
 
 function updateRoom() {
-  const host = client.self?.role === "host";
-  const quality = client.connectionQuality;
+  const state = now();
+  const me = state.localParticipant;
+  const host = me.role === "host";
+  const quality = state.connectionQuality;
   if (regions.status.dataset.status !== quality) {
     regions.status.dataset.status = quality;
     regions.status.textContent = t(`room.connection.${quality}`);
   }
-  regions.locked.hidden = !client.room?.locked;
+  regions.locked.hidden = !state.room?.locked;
   const controls = regions.controls;
-  setToggle(controls.querySelector("[data-testid=mic-toggle]"), client.audio, "mic");
-  setToggle(controls.querySelector("[data-testid=camera-toggle]"), client.video, "camera");
-  setToggle(controls.querySelector("[data-testid=screenshare-toggle]"), Boolean(client.screenStream));
+  setToggle(controls.querySelector("[data-testid=mic-toggle]"), me.isAudioEnabled, "mic");
+  setToggle(controls.querySelector("[data-testid=camera-toggle]"), me.isVideoEnabled, "camera");
+  setToggle(controls.querySelector("[data-testid=screenshare-toggle]"), me.isScreenSharing);
   setToggle(controls.querySelector("[data-testid=chat-toggle]"), ui.panel === "chat");
   setToggle(controls.querySelector("[data-testid=people-toggle]"), ui.panel === "people");
   const lock = controls.querySelector("[data-testid=lock-toggle]");
   if (lock) {
-    const locked = Boolean(client.room?.locked);
+    const locked = Boolean(state.room?.locked);
     setToggle(lock, locked);
     const label = locked ? t("controls.unlock") : t("controls.lock");
     lock.setAttribute("title", label);
@@ -432,7 +473,7 @@ function updateRoom() {
     badge.textContent = ui.unread > 99 ? "99+" : String(ui.unread);
   }
   updateTiles();
-  regions.alone.hidden = client.participants.size > 0;
+  regions.alone.hidden = state.remoteParticipants.length > 0;
   regions.sound.hidden = !ui.soundBlocked;
   if (host) updateKnocks();
   updatePanel();
@@ -461,28 +502,28 @@ function tileSpecs() {
   const screens = [];
   /** @type {TileSpec[]} */
   const cameras = [];
-  const self = client.self;
-  if (self && !client.isViewer) {
-    cameras.push({ key: `camera:${self.id}`, kind: "camera", participantId: self.id,
-      stream: client.localStream, name: t("room.youSuffix", { name: self.displayName }),
-      mine: true, audio: client.audio, video: client.video, reconnecting: false, host: self.role === "host" });
-    if (client.screenStream) {
-      screens.push({ key: `screen:${self.id}`, kind: "screen", participantId: self.id,
-        stream: client.screenStream, name: t("room.yourScreen"), mine: true, audio: false,
+  const { localParticipant: me, remoteParticipants } = now();
+  if (me.id !== null && !room.isViewer) {
+    cameras.push({ key: `camera:${me.id}`, kind: "camera", participantId: me.id,
+      stream: me.stream, name: t("room.youSuffix", { name: me.displayName }),
+      mine: true, audio: me.isAudioEnabled, video: me.isVideoEnabled, reconnecting: false,
+      host: me.role === "host" });
+    if (me.presentationStream) {
+      screens.push({ key: `screen:${me.id}`, kind: "screen", participantId: me.id,
+        stream: me.presentationStream, name: t("room.yourScreen"), mine: true, audio: false,
         video: true, reconnecting: false, host: false });
     }
   }
-  for (const p of client.participants.values()) {
-    const link = client.links.get(p.id);
-    if (p.role === "viewer" || !link) continue;
+  for (const p of remoteParticipants) {
+    if (!p.stream) continue; // a viewer, or no connection yet
     const reconnecting = p.connection === "reconnecting";
     cameras.push({ key: `camera:${p.id}`, kind: "camera", participantId: p.id,
-      stream: link.remoteCamera, name: p.displayName, mine: false, audio: p.audio, video: p.video,
-      reconnecting, host: p.role === "host" });
-    if (p.screenshare) {
+      stream: p.stream, name: p.displayName, mine: false, audio: p.isAudioEnabled,
+      video: p.isVideoEnabled, reconnecting, host: p.role === "host" });
+    if (p.presentationStream) {
       screens.push({ key: `screen:${p.id}`, kind: "screen", participantId: p.id,
-        stream: link.remoteScreen, name: t("room.screenOf", { name: p.displayName }), mine: false,
-        audio: false, video: true, reconnecting, host: false });
+        stream: p.presentationStream, name: t("room.screenOf", { name: p.displayName }),
+        mine: false, audio: false, video: true, reconnecting, host: false });
     }
   }
   return [...screens, ...cameras];
@@ -606,8 +647,9 @@ function initials(name) {
 function startSpeakerPolling() {
   if (ui.speakerTimer) return;
   ui.speakerTimer = setInterval(async () => {
-    if (!client.inRoom) return;
-    const levels = await client.audioLevels();
+    const status = now().connectionStatus;
+    if (status !== "connected" && status !== "reconnecting") return;
+    const levels = await room.audioLevels();
     const next = nextSpeaker(ui.speaker, levels, performance.now());
     const changed = next.speaker !== ui.speaker.speaker;
     ui.speaker = next;
@@ -624,18 +666,18 @@ function stopSpeakerPolling() {
 // --- screen share ------------------------------------------------------------------------------
 
 async function toggleScreenshare() {
-  if (client.screenStream) {
-    client.stopScreenshare();
+  if (now().localParticipant.isScreenSharing) {
+    room.stopScreenshare();
     return;
   }
-  const started = await client.startScreenshare();
+  const started = await room.startScreenshare();
   if (!started) notice(t("notice.screenshareFailed"));
 }
 
 // --- knocks (hosts) ----------------------------------------------------------------------------
 
 function updateKnocks() {
-  const knocks = [...client.knocks.values()];
+  const knocks = now().knocks;
   regions.knocks.hidden = knocks.length === 0;
   syncList(regions.knocks, knocks, (k) => k.knockId, (knock) => {
     const inputId = `knock-message-${knock.knockId}`;
@@ -647,18 +689,33 @@ function updateKnocks() {
       h("label", { for: inputId }, t("knock.messageLabel", { name: knock.displayName })),
       input,
       h("div", { class: "actions" },
-        button(t("knock.admit"), () => client.admit(knock.knockId), { "data-testid": "admit-button", class: "primary" }),
-        button(t("knock.hold"), () => client.hold(knock.knockId, message()), { "data-testid": "hold-button" }),
-        button(t("knock.reject"), () => client.reject(knock.knockId, message()), { "data-testid": "reject-button" })));
+        button(t("knock.admit"), () => room.admitKnock(knock.knockId), { "data-testid": "admit-button", class: "primary" }),
+        button(t("knock.hold"), () => room.holdKnock(knock.knockId, message()), { "data-testid": "hold-button" }),
+        button(t("knock.reject"), () => room.rejectKnock(knock.knockId, message()), { "data-testid": "reject-button" })));
   }, () => {});
 }
 
 // --- side panel: chat and people ---------------------------------------------------------------
 
+/**
+ * Opens or closes a side panel (`on` omitted: the other way round), e.g. for an embedding
+ * page's toggle_chat command.
+ * @param {"chat" | "people"} which
+ * @param {boolean} [on]
+ */
+function setPanel(which, on) {
+  if (!regions.panel) return;
+  if ((on ?? ui.panel !== which) !== (ui.panel === which)) togglePanel(which);
+}
+
 /** @param {"chat" | "people"} which */
 function togglePanel(which) {
+  const before = ui.panel;
   ui.panel = ui.panel === which ? null : which;
   if (ui.panel === "chat") ui.unread = 0;
+  // An embedding page hears of it: chat_toggle / people_toggle.
+  if (before) bridge.post(`${before}_toggle`, { open: false });
+  if (ui.panel) bridge.post(`${ui.panel}_toggle`, { open: true });
   const panel = regions.panel;
   panel.replaceChildren();
   panel.hidden = ui.panel === null;
@@ -689,7 +746,7 @@ function buildChat() {
       }
     } });
   const sendChat = () => {
-    const message = client.sendChat(input.value);
+    const message = room.sendChatMessage(input.value);
     if (message) input.value = "";
     else if (input.value.trim()) notice(t("notice.chatFailed"));
     input.focus();
@@ -726,71 +783,75 @@ function updatePanel() {
   if (ui.panel === "chat") {
     const list = /** @type {HTMLElement} */ (panel.querySelector(".chat-list"));
     const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-    const host = client.self?.role === "host";
-    syncList(list, client.chat, (m) => m.messageId, (m) => chatItem(m, host), () => {});
-    /** @type {HTMLElement} */ (panel.querySelector(".chat-empty")).hidden = client.chat.length > 0;
+    const { localParticipant: me, chatMessages } = now();
+    const host = me.role === "host";
+    syncList(list, chatMessages, (m) => m.messageId, (m) => chatItem(m, host), () => {});
+    /** @type {HTMLElement} */ (panel.querySelector(".chat-empty")).hidden = chatMessages.length > 0;
     if (atBottom) list.scrollTop = list.scrollHeight;
   } else if (ui.panel === "people") {
-    const everyone = [...(client.self ? [client.self] : []), ...client.participants.values()];
+    const { localParticipant: me, remoteParticipants } = now();
+    /** @type {(LocalParticipant | RemoteParticipant)[]} */
+    const everyone = [...(me.id !== null ? [me] : []), ...remoteParticipants];
     /** @type {HTMLElement} */ (panel.querySelector("h2")).textContent = t("people.title", { n: everyone.length });
-    syncList(/** @type {HTMLElement} */ (panel.querySelector(".people-list")), everyone, (p) => p.id,
+    syncList(/** @type {HTMLElement} */ (panel.querySelector(".people-list")), everyone, (p) => String(p.id),
       (p) => personItem(p), updatePersonItem);
   }
 }
 
 /** @param {ChatMessage} m @param {boolean} host */
 function chatItem(m, host) {
-  const when = new Date(m.sentAt);
-  const item = h("li", { class: m.mine ? "chat-message mine" : "chat-message",
+  const when = new Date(m.timestamp);
+  const item = h("li", { class: m.isLocal ? "chat-message mine" : "chat-message",
     "data-testid": "chat-message", "data-message-id": m.messageId },
   h("p", { class: "chat-meta" },
-    h("span", { class: "chat-author" }, m.mine ? t("room.you") : m.displayName),
+    h("span", { class: "chat-author" }, m.isLocal ? t("room.you") : m.displayName),
     " ",
-    h("time", { datetime: m.sentAt }, Number.isNaN(when.getTime()) ? "" : timeOfDay(when))),
+    h("time", { datetime: m.timestamp }, Number.isNaN(when.getTime()) ? "" : timeOfDay(when))),
   h("p", { class: "chat-text" }, m.text));
   if (host) {
     item.append(h("button", { type: "button", class: "chat-delete", "data-testid": "chat-delete",
       "aria-label": t("chat.deleteLabel"), title: t("chat.deleteLabel"),
-      onclick: () => client.deleteChat(m.messageId) }, t("chat.delete")));
+      onclick: () => room.deleteChatMessage(m.messageId) }, t("chat.delete")));
   }
   return item;
 }
 
-/** @param {Participant} p */
+/** @param {LocalParticipant | RemoteParticipant} p */
 function personItem(p) {
   const item = h("li", { class: "people-item", "data-testid": "people-item", "data-participant-id": p.id },
     h("span", { class: "avatar small", "aria-hidden": "true" }),
     h("span", { class: "person-name" }),
     h("span", { class: "person-role" }),
     h("span", { class: "person-media" }));
-  const isSelf = p.id === client.self?.id;
-  if (client.self?.role === "host" && !isSelf) {
+  const me = now().localParticipant;
+  if (me.role === "host" && p.id !== me.id) {
+    const id = String(p.id);
     const actions = h("div", { class: "person-actions" });
     if (p.role !== "viewer") {
       actions.append(
-        button(t("people.mute"), () => client.requestMute(p.id, "audio"),
+        button(t("people.mute"), () => room.askToMute(id),
           { "data-testid": "mute-button", "aria-label": t("people.muteLabel", { name: p.displayName }) }),
-        button(t("people.cameraOff"), () => client.requestMute(p.id, "video"),
+        button(t("people.cameraOff"), () => room.askToTurnOffCamera(id),
           { "data-testid": "camera-off-button", "aria-label": t("people.cameraOffLabel", { name: p.displayName }) }));
     }
-    actions.append(button(t("people.remove"), () => client.remove(p.id),
+    actions.append(button(t("people.remove"), () => room.removeParticipant(id),
       { "data-testid": "remove-button", class: "danger", "aria-label": t("people.removeLabel", { name: p.displayName }) }));
     item.append(actions);
   }
   return item;
 }
 
-/** @param {HTMLElement} item @param {Participant} p */
+/** @param {HTMLElement} item @param {LocalParticipant | RemoteParticipant} p */
 function updatePersonItem(item, p) {
-  const isSelf = p.id === client.self?.id;
+  const isSelf = p.id === now().localParticipant.id;
   const name = isSelf ? t("room.youSuffix", { name: p.displayName }) : p.displayName;
   /** @type {HTMLElement} */ (item.querySelector(".person-name")).textContent = name;
   /** @type {HTMLElement} */ (item.querySelector(".avatar")).textContent = initials(p.displayName);
   const roleText = p.role === "host" ? t("room.host") : p.role === "viewer" ? t("room.viewer") : "";
   /** @type {HTMLElement} */ (item.querySelector(".person-role")).textContent = roleText;
   const media = /** @type {HTMLElement} */ (item.querySelector(".person-media"));
-  const audio = isSelf ? client.audio : p.audio;
-  const video = isSelf ? client.video : p.video;
+  const audio = p.isAudioEnabled;
+  const video = p.isVideoEnabled;
   const signature = `${p.role !== "viewer"}${audio}${video}`;
   if (media.dataset.signature !== signature) {
     media.dataset.signature = signature;
@@ -829,29 +890,27 @@ function updateNotices() {
 
 // --- wiring ------------------------------------------------------------------------------------
 
-client.on("change", render);
-client.on("chat", (/** @type {ChatMessage} */ message) => {
-  if (ui.panel !== "chat" && !message.mine) ui.unread += 1;
+room.subscribe(render);
+room.on("chat_message", (/** @type {ChatMessage} */ message) => {
+  if (ui.panel !== "chat" && !message.isLocal) ui.unread += 1;
 });
-client.on("mute_requested", (/** @type {{kind: string}} */ { kind }) =>
+room.on("mute_requested", (/** @type {{kind: string}} */ { kind }) =>
   notice(kind === "audio" ? t("notice.muted") : t("notice.cameraOff")));
-client.on("action_failed", (/** @type {{message: string}} */ error) =>
+room.on("action_failed", (/** @type {{message: string}} */ error) =>
   notice(t("notice.actionFailed", { message: error.message })));
-client.on("media_error", () => {
+room.on("media_error", () => {
   if (ui.screen === "in_room") notice(t("notice.mediaFailed"));
 });
-client.on("room_updated", () => notice(client.room?.locked ? t("notice.locked") : t("notice.unlocked")));
-client.on("joined", () => {
+room.on("room_updated", () => notice(now().room?.locked ? t("notice.locked") : t("notice.unlocked")));
+room.on("joined", () => {
   ui.unread = 0;
   ui.panel = null;
 });
 navigator.mediaDevices?.addEventListener?.("devicechange", () => {
   if (ui.screen === "precall") fillDeviceSelects();
 });
-// Leaving the page leaves the room at once, instead of after the server's reconnect grace.
-window.addEventListener("pagehide", () => {
-  if (client.inRoom) client.leave();
-});
+// Leaving the page leaves the room at once (the SDK's leaveOnPageHide), instead of after the
+// server's reconnect grace.
 
 async function boot() {
   if (!window.RTCPeerConnection || !navigator.mediaDevices) {
@@ -859,14 +918,13 @@ async function boot() {
     render();
     return;
   }
+  // An embedding page may send commands from now on.
+  bridge.post("ready");
   if (joinsAtOnce(params)) {
-    // Camera, microphone and signaling open side by side: the join announces the devices
-    // being opened, and their tracks go to the peer connections whenever they come.
-    const media = !client.isViewer && !params.skipMediaPermissionPrompt
-      ? client.startLocalMedia({ audio: params.audio, video: params.video })
-      : null;
-    join();
-    await media;
+    // Camera, microphone and signaling open side by side (joinRoom with localMediaOptions):
+    // the join announces the devices being opened, and their tracks go to the peer
+    // connections whenever they come.
+    await join();
   } else {
     render();
     await startPreview();

@@ -78,6 +78,8 @@ import { SalonClient } from "./salon-client.js";
  * @property {{knockId: string, displayName: string}[]} knocks  people knocking (hosts see them)
  * @property {string} knockMessage  the host's last word to this knocker (hold or reject)
  * @property {{name: string, message: string} | null} mediaError  the last camera/mic failure
+ * @property {{audioDeviceId: string | null, videoDeviceId: string | null}} selectedDevices
+ *   the devices chosen with setCameraDevice / setMicrophoneDevice (null: the default)
  */
 
 // --- room URLs -------------------------------------------------------------------------------
@@ -445,6 +447,7 @@ export class RoomConnection {
       knocks: Object.freeze([...c.knocks.values()].map((k) => Object.freeze({ ...k }))),
       knockMessage: c.knockMessage,
       mediaError: c.mediaError,
+      selectedDevices: Object.freeze({ ...c.devices }),
     });
   }
 
