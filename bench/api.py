@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import http.client
 import json
 import math
 import os
@@ -43,12 +42,11 @@ import re
 import socket
 import sqlite3
 import ssl
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -60,6 +58,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import DateTime, String, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+from common import client_tls, salon_cli, server_process, wait_healthy
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs" / "benchmarks.md"
@@ -332,63 +332,7 @@ def salon_env() -> dict[str, str]:
     return env
 
 
-def salon_cli(data_dir: Path, *args: str) -> str:
-    salon = Path(sys.executable).with_name("salon")
-    result = subprocess.run(
-        [str(salon), "--data-dir", str(data_dir), *args],
-        env=salon_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"salon {' '.join(args)} failed:\n{result.stderr}")
-    return result.stdout
-
-
-@contextlib.contextmanager
-def server_process(
-    cmd: list[str], log: Path, env: dict[str, str]
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Runs ``cmd`` with its output in ``log``; stops it (TERM, then KILL) however we leave."""
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-
-
-def wait_healthy(proc: subprocess.Popen[bytes], port: int, cert: Path, log: Path) -> None:
-    """Polls ``GET /healthz`` until it answers 200; fails with the server's log otherwise."""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        if cert.exists():
-            conn = http.client.HTTPSConnection(HOST, port, timeout=2, context=client_tls(cert))
-            with contextlib.suppress(OSError):
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    conn.close()
-                    return
-            conn.close()
-        time.sleep(0.1)
-    raise RuntimeError(f"server did not become healthy:\n{log.read_text()[-3000:]}")
-
-
 # -- the load generator -----------------------------------------------------------------------
-
-
-def client_tls(cert: Path) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(cert))
 
 
 def create_request(port: int, api_key: str) -> bytes:
@@ -471,8 +415,12 @@ class ApiResults:
 def bench_api(work: Path) -> ApiResults:
     """Starts Salon and the baseline and loads them in alternating rounds."""
     data_dir = work / "salon-data"
-    salon_cli(data_dir, "org", "create", "bench")
-    api_key = salon_cli(data_dir, "keys", "create", "--org", "bench").strip().splitlines()[-1]
+    salon_cli(data_dir, salon_env(), "org", "create", "bench")
+    api_key = (
+        salon_cli(data_dir, salon_env(), "keys", "create", "--org", "bench")
+        .strip()
+        .splitlines()[-1]
+    )
     cert, key = data_dir / "tls-cert.pem", data_dir / "tls-key.pem"
     salon_port, bare_port = free_port(), free_port()
     salon_cmd = [str(Path(sys.executable).with_name("salon")), "--data-dir", str(data_dir)]

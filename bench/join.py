@@ -47,11 +47,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from common import salon_cli, server_process
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs" / "benchmarks.md"
@@ -397,40 +399,6 @@ def salon_env() -> dict[str, str]:
     return env
 
 
-def salon_cli(data_dir: Path, *args: str) -> str:
-    salon = Path(sys.executable).with_name("salon")
-    result = subprocess.run(
-        [str(salon), "--data-dir", str(data_dir), *args],
-        env=salon_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"salon {' '.join(args)} failed:\n{result.stderr}")
-    return result.stdout
-
-
-@contextlib.contextmanager
-def server_process(cmd: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """Runs ``cmd`` with its output in ``log``; stops it (TERM, then KILL) however we leave."""
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, env=salon_env(), cwd=REPO
-        )
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-
-
 def wait_healthy(proc: subprocess.Popen[bytes], base: str, log: Path) -> None:
     import httpx
 
@@ -543,8 +511,10 @@ def bench(work: Path, rounds: int = ROUNDS) -> tuple[Side, Side, Side]:
     from salon.tls import ensure_self_signed
 
     data = work / "data"
-    salon_cli(data, "org", "create", "bench")
-    api_key = salon_cli(data, "keys", "create", "--org", "bench").strip().splitlines()[-1]
+    salon_cli(data, salon_env(), "org", "create", "bench")
+    api_key = (
+        salon_cli(data, salon_env(), "keys", "create", "--org", "bench").strip().splitlines()[-1]
+    )
     cert, key = ensure_self_signed(work, ["localhost"], SystemClock())
     salon_port, bare_port = free_port(), free_port()
     salon_cmd = [str(Path(sys.executable).with_name("salon")), "--data-dir", str(data)]
@@ -554,8 +524,8 @@ def bench(work: Path, rounds: int = ROUNDS) -> tuple[Side, Side, Side]:
     bare_side, salon_side = Side("bare WebRTC page"), Side("Salon room app")
     relay_side = Side("Salon room app, relay-only (TURN/UDP)")
     with (
-        server_process(salon_cmd, work / "salon.log") as salon_proc,
-        server_process(bare_cmd, work / "bare.log") as bare_proc,
+        server_process(salon_cmd, work / "salon.log", salon_env()) as salon_proc,
+        server_process(bare_cmd, work / "bare.log", salon_env()) as bare_proc,
         sync_playwright() as driver,
     ):
         wait_healthy(salon_proc, salon_base, work / "salon.log")

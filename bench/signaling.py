@@ -62,7 +62,6 @@ import argparse
 import array
 import asyncio
 import contextlib
-import http.client
 import json
 import math
 import multiprocessing
@@ -78,12 +77,14 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from common import client_tls, salon_cli, server_process, wait_healthy
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs" / "benchmarks.md"
@@ -131,10 +132,6 @@ def raise_nofile(want: int = NOFILE) -> int:
         except (ValueError, OSError):
             continue
     return soft
-
-
-def client_tls(cert: Path) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(cert))
 
 
 def free_port() -> int:
@@ -321,63 +318,6 @@ def salon_env() -> dict[str, str]:
     return env
 
 
-def salon_cli(data_dir: Path, *args: str) -> str:
-    salon = Path(sys.executable).with_name("salon")
-    result = subprocess.run(
-        [str(salon), "--data-dir", str(data_dir), *args],
-        env=salon_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"salon {' '.join(args)} failed:\n{result.stderr}")
-    return result.stdout
-
-
-@contextlib.contextmanager
-def server_process(cmd: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """Runs ``cmd`` with its output in ``log``; stops it (TERM, then KILL) however we leave."""
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            cmd,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=salon_env(),
-            cwd=REPO,
-            preexec_fn=raise_nofile,  # noqa: PLW1509 - only sets a limit
-        )
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-
-
-def wait_healthy(proc: subprocess.Popen[bytes], port: int, cert: Path, log: Path) -> None:
-    """Polls ``GET /healthz`` until it answers 200; fails with the server's log otherwise."""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        if cert.exists():
-            conn = http.client.HTTPSConnection(HOST, port, timeout=2, context=client_tls(cert))
-            with contextlib.suppress(OSError):
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    conn.close()
-                    return
-            conn.close()
-        time.sleep(0.1)
-    raise RuntimeError(f"server did not become healthy:\n{log.read_text()[-3000:]}")
-
-
 @dataclass
 class Server:
     label: str
@@ -416,7 +356,9 @@ class Servers:
             script = str(Path(__file__).resolve())
             cmd = [sys.executable, script, "serve-bare", str(port), str(self.cert), str(self.key)]
             cmd += salon_transport_settings()
-        proc = self.stack.enter_context(server_process(cmd, log))
+        proc = self.stack.enter_context(
+            server_process(cmd, log, salon_env(), preexec_fn=raise_nofile)
+        )
         wait_healthy(proc, port, self.cert, log)
         return Server(label, port, proc)
 
@@ -1224,8 +1166,8 @@ def run(work: Path, shapes: Sequence[str], idle: bool) -> str:
     raise_nofile()
     with contextlib.ExitStack() as stack:
         servers = Servers(work, stack)
-        salon_cli(servers.data_dir, "org", "create", "bench")
-        api_key = salon_cli(servers.data_dir, "keys", "create", "--org", "bench")
+        salon_cli(servers.data_dir, salon_env(), "org", "create", "bench")
+        api_key = salon_cli(servers.data_dir, salon_env(), "keys", "create", "--org", "bench")
         api_key = api_key.strip().splitlines()[-1]
         fan = {"salon": servers.start("salon")}
         fan["bare"] = servers.start("bare")
