@@ -59,11 +59,9 @@ from pydantic import BaseModel
 from sqlalchemy import DateTime, String, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
-from common import client_tls, salon_cli, server_process, wait_healthy
+from common import DOCS, client_tls, record_section, salon_cli, server_process, wait_healthy
 
 REPO = Path(__file__).resolve().parent.parent
-DOCS = REPO / "docs" / "benchmarks.md"
-SECTION = "## bench/api.py"
 HOST = "127.0.0.1"
 TLS_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"  # what `salon serve` uses
 
@@ -543,22 +541,12 @@ def bench_orm(work: Path) -> tuple[Stats, Stats, float]:
 
 
 def record(report: str) -> None:
-    """Replaces (or appends) the ``## bench/api.py`` section of docs/benchmarks.md."""
-    text = (
-        DOCS.read_text() if DOCS.exists() else "# Benchmarks\n\nFigures measured on one machine.\n"
+    record_section(
+        "api.py",
+        report,
+        reproduce="`make bench` (or `.venv/bin/python bench/api.py --record` from the "
+        "repository root)",
     )
-    section = (
-        f"{SECTION}\n\nRecorded {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Reproduce with "
-        "`make bench` (or `.venv/bin/python bench/api.py --record` from the repository root); "
-        "the script's docstring explains what is measured.\n\n"
-        f"{report}\n"
-    )
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOCS.write_text(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

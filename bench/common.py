@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import re
 import ssl
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -88,3 +90,34 @@ def wait_healthy(proc: subprocess.Popen[bytes], port: int, cert: Path, log: Path
             conn.close()
         time.sleep(0.1)
     raise RuntimeError(f"server did not become healthy:\n{log.read_text()[-3000:]}")
+
+
+DOCS = REPO / "docs" / "benchmarks.md"
+
+
+def record_section(
+    script: str, report: str, *, reproduce: str, keep: str | None = None, docs: Path = DOCS
+) -> None:
+    """Replaces (or appends) the ``## bench/SCRIPT`` section of docs/benchmarks.md with
+    ``report``, under a line saying when it was recorded and how to ``reproduce`` it. A
+    hand-written subsection headed ``keep`` at the section's end survives; the rest of the file
+    is left as it is."""
+    heading = f"## bench/{script}"
+    text = (
+        docs.read_text() if docs.exists() else "# Benchmarks\n\nFigures measured on one machine.\n"
+    )
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
+    found = pattern.search(text)
+    kept = ""
+    if keep is not None and found is not None and f"\n{keep}" in found.group(0):
+        kept = found.group(0)[found.group(0).index(f"\n{keep}") + 1 :].rstrip("\n")
+    section = (
+        f"{heading}\n\nRecorded {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Reproduce with "
+        f"{reproduce}; the script's docstring explains what is measured.\n\n"
+        f"{report}\n" + (f"\n{kept}\n" if kept else "")
+    )
+    if found is not None:
+        text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip("\n") + "\n"
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    docs.write_text(text)

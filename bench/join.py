@@ -40,7 +40,6 @@ import json
 import math
 import os
 import platform
-import re
 import shutil
 import socket
 import subprocess
@@ -53,12 +52,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common import salon_cli, server_process
+from common import DOCS, record_section, salon_cli, server_process
 
 REPO = Path(__file__).resolve().parent.parent
-DOCS = REPO / "docs" / "benchmarks.md"
-SECTION = "## bench/join.py"
-# A hand-written subsection of SECTION that --record keeps (the tables above it are replaced).
+# A hand-written subsection that --record keeps (the tables above it are replaced).
 ANALYSIS = "### Where the time goes"
 HOST = "127.0.0.1"
 CHROMIUM = "/usr/bin/chromium"
@@ -567,27 +564,12 @@ def bench(work: Path, rounds: int = ROUNDS) -> tuple[Side, Side, Side]:
 
 
 def record(report: str) -> None:
-    """Replaces (or appends) the ``## bench/join.py`` section of docs/benchmarks.md, keeping
-    its hand-written analysis subsection, if any; the rest of the file is left as it is."""
-    text = (
-        DOCS.read_text() if DOCS.exists() else "# Benchmarks\n\nFigures measured on one machine.\n"
+    record_section(
+        "join.py",
+        report,
+        reproduce="`.venv/bin/python bench/join.py --record` from the repository root, as root",
+        keep=ANALYSIS,
     )
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    found = pattern.search(text)
-    analysis = ""
-    if found is not None and f"\n{ANALYSIS}" in found.group(0):
-        analysis = found.group(0)[found.group(0).index(f"\n{ANALYSIS}") + 1 :].rstrip("\n")
-    section = (
-        f"{SECTION}\n\nRecorded {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Reproduce with "
-        "`.venv/bin/python bench/join.py --record` from the repository root, as root; "
-        "the script's docstring explains what is measured.\n\n"
-        f"{report}\n" + (f"\n{analysis}\n" if analysis else "")
-    )
-    if found is not None:
-        text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOCS.write_text(text)
 
 
 def enter_namespace(argv: Sequence[str]) -> int:

@@ -47,7 +47,6 @@ import contextlib
 import math
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -55,14 +54,13 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from common import DOCS, record_section
+
 REPO = Path(__file__).resolve().parent.parent
-DOCS = REPO / "docs" / "benchmarks.md"
-SECTION = "## bench/sfu.py"
 IN_NETNS = "SALON_BENCH_IN_NETNS"
 TOTAL_TIMEOUT_S = 900
 JANUS_ADDRESS, CLIENT_ADDRESS = "10.78.0.1", "10.78.0.2"
@@ -660,22 +658,11 @@ def machine_context(janus_version: str) -> str:
 
 
 def record(report: str) -> None:
-    """Replaces (or appends) the ``## bench/sfu.py`` section of docs/benchmarks.md."""
-    text = (
-        DOCS.read_text() if DOCS.exists() else "# Benchmarks\n\nFigures measured on one machine.\n"
+    record_section(
+        "sfu.py",
+        report,
+        reproduce="`.venv/bin/python bench/sfu.py --record` from the repository root, as root",
     )
-    section = (
-        f"{SECTION}\n\nRecorded {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Reproduce with "
-        "`.venv/bin/python bench/sfu.py --record` from the repository root, as root; "
-        "the script's docstring explains what is measured.\n\n"
-        f"{report}\n"
-    )
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOCS.write_text(text)
 
 
 @contextlib.contextmanager

@@ -84,11 +84,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from common import client_tls, salon_cli, server_process, wait_healthy
+from common import DOCS, client_tls, record_section, salon_cli, server_process, wait_healthy
 
 REPO = Path(__file__).resolve().parent.parent
-DOCS = REPO / "docs" / "benchmarks.md"
-SECTION = "## bench/signaling.py"
 HOST = "127.0.0.1"
 TLS_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"  # what `salon serve` uses
 
@@ -1129,27 +1127,12 @@ ANALYSIS = "### Where the time and memory go"
 
 
 def record(report: str) -> None:
-    """Replaces (or appends) the ``## bench/signaling.py`` section of docs/benchmarks.md,
-    keeping its hand-written analysis subsection, if any."""
-    text = (
-        DOCS.read_text() if DOCS.exists() else "# Benchmarks\n\nFigures measured on one machine.\n"
+    record_section(
+        "signaling.py",
+        report,
+        reproduce="`.venv/bin/python bench/signaling.py --record` from the repository root",
+        keep=ANALYSIS,
     )
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    found = pattern.search(text)
-    analysis = ""
-    if found is not None and f"\n{ANALYSIS}" in found.group(0):
-        analysis = found.group(0)[found.group(0).index(f"\n{ANALYSIS}") + 1 :].rstrip("\n")
-    section = (
-        f"{SECTION}\n\nRecorded {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Reproduce with "
-        "`.venv/bin/python bench/signaling.py --record` from the repository root; the "
-        "script's docstring explains what is measured.\n\n"
-        f"{report}\n" + (f"\n{analysis}\n" if analysis else "")
-    )
-    if found is not None:
-        text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOCS.write_text(text)
 
 
 # -- main -------------------------------------------------------------------------------------
