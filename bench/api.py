@@ -39,7 +39,6 @@ import math
 import os
 import platform
 import re
-import socket
 import sqlite3
 import ssl
 import sys
@@ -59,7 +58,15 @@ from pydantic import BaseModel
 from sqlalchemy import DateTime, String, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
-from common import DOCS, client_tls, record_section, salon_cli, server_process, wait_healthy
+from common import (
+    DOCS,
+    client_tls,
+    free_port,
+    record_section,
+    salon_cli,
+    server_process,
+    wait_healthy,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -314,12 +321,6 @@ def serve_bare(port: int, database: Path, cert: Path, key: Path) -> None:
 
 
 # -- server processes -------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def salon_env() -> dict[str, str]:

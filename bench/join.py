@@ -41,7 +41,6 @@ import math
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,7 +51,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common import DOCS, record_section, salon_cli, server_process
+from common import DOCS, free_port, record_section, salon_cli, server_process
 
 REPO = Path(__file__).resolve().parent.parent
 # A hand-written subsection that --record keeps (the tables above it are replaced).
@@ -380,12 +379,6 @@ def serve_bare(port: int, cert: Path, key: Path) -> None:
 
 
 # -- servers ----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def salon_env() -> dict[str, str]:

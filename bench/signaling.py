@@ -70,7 +70,6 @@ import os
 import platform
 import re
 import resource
-import socket
 import ssl
 import subprocess
 import sys
@@ -84,7 +83,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from common import DOCS, client_tls, record_section, salon_cli, server_process, wait_healthy
+from common import (
+    DOCS,
+    client_tls,
+    free_port,
+    record_section,
+    salon_cli,
+    server_process,
+    wait_healthy,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -130,12 +137,6 @@ def raise_nofile(want: int = NOFILE) -> int:
         except (ValueError, OSError):
             continue
     return soft
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def quantile(ordered: Sequence[float], q: float) -> float:

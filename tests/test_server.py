@@ -8,7 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.process import free_port, salon, serve
+from tests.support.ports import free_port
+from tests.support.process import salon, serve
 
 
 @pytest.fixture

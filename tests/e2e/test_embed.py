@@ -26,7 +26,7 @@ from tests.e2e.conftest import Participants, Salon, run_salon
 from tests.e2e.media import receiving_from
 from tests.e2e.polling import wait_until
 from tests.e2e.room_page import Participant
-from tests.support.process import free_port
+from tests.support.ports import free_port
 
 PAGES = Path(__file__).parent / "embed_pages"
 

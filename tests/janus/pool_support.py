@@ -28,7 +28,8 @@ from salon.config import Secret
 from salon.janus.credentials import JanusCredentials
 from salon.janus.pool import JanusConnector, SfuPool
 from salon.janus.process import JanusProcess, local_config
-from tests.janus.support import IP, ROOM_KEY, free_port
+from tests.janus.support import IP, ROOM_KEY
+from tests.support.ports import free_port
 
 T = TypeVar("T")
 _CLONE_NEWNET = 0x40000000

@@ -26,15 +26,10 @@ from salon.janus.process import JanusProcess, local_config
 from salon.janus.transport import Tap
 from salon.media.events import SfuEventStream
 from salon.media.sfu import SdpType, SessionDescription
+from tests.support.ports import free_port
 
 IP = shutil.which("ip") or "/usr/sbin/ip"
 ROOM_KEY = Secret("test-room-key-" + "k" * 32)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def in_own_network_namespace() -> bool:

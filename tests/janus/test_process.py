@@ -15,7 +15,7 @@ from salon.janus import translate
 from salon.janus.config import JanusInstall
 from salon.janus.process import JanusProcess, local_config
 from salon.janus.transport import JanusTransport
-from tests.janus.support import free_port
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.anyio
 

@@ -16,19 +16,14 @@ import pytest
 from salon.config import Secret
 from salon.errors import SfuError
 from salon.janus.transport import probe
+from tests.support.ports import free_port
 from tests.support.process import salon, serve
 
 pytestmark = pytest.mark.skipif(not Path("/usr/bin/janus").exists(), reason="Janus missing")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _env(**extra: str) -> dict[str, str]:
-    return {"SALON_TURN_MODE": "off", "SALON_JANUS_API_PORT": str(_free_port())} | extra
+    return {"SALON_TURN_MODE": "off", "SALON_JANUS_API_PORT": str(free_port())} | extra
 
 
 def _stat(pid: int) -> list[str] | None:

@@ -17,7 +17,8 @@ from salon.janus.translate import JanusMessage
 from salon.janus.transport import JanusTransport, probe
 from salon.media.sfu import PublisherJoined, RoomSpec, SfuRoom
 from tests.janus.conftest import SESSION_TIMEOUT
-from tests.janus.support import eventually, free_port
+from tests.janus.support import eventually
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.anyio
 

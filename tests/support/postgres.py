@@ -12,7 +12,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -21,16 +20,12 @@ from collections.abc import Iterator
 
 import psycopg
 
+from tests.support.ports import free_port
+
 
 def _bin(name: str) -> str | None:
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
     return found[-1] if found else shutil.which(name)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def available() -> bool:
@@ -56,7 +51,7 @@ def cluster() -> Iterator[str]:
         for path in (base, sock_dir):
             os.chown(path, entry.pw_uid, entry.pw_gid)
     run_as = ["runuser", "-u", user, "--"] if root else []
-    port = _free_port()
+    port = free_port()
     subprocess.run(
         [*run_as, initdb, "-D", data, "-U", user, "--auth=trust", "-E", "UTF8", "--no-sync"],
         check=True,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import ssl
 import subprocess
 import sys
@@ -15,13 +14,9 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.ports import free_port
+
 SALON = [sys.executable, "-m", "salon.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def salon(
