@@ -109,3 +109,41 @@ def test_resolve_refuses_symlinks_that_leave_the_folder(tmp_path: Path) -> None:
 def test_vendor_files_may_be_cached_long_and_own_files_revalidate() -> None:
     assert "max-age" in cache_control("vendor/socket.io.esm.min.js")
     assert cache_control("room.js") == "no-cache"
+
+
+def test_revalidation_with_the_etag_gets_a_304_without_a_body(server: RunningServer) -> None:
+    with server.client() as http:
+        first = http.get("/static/room.js")
+        etag = first.headers["etag"]
+        again = http.get("/static/room.js", headers={"If-None-Match": f'"other", {etag}'})
+        changed = http.get("/static/room.js", headers={"If-None-Match": '"other"'})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == etag
+    assert again.headers["cache-control"] == "no-cache"
+    assert changed.status_code == 200
+    assert changed.content == first.content
+
+
+def test_head_gives_the_length_of_the_file(server: RunningServer) -> None:
+    with server.client() as http:
+        response = http.head("/static/room.js")
+    size = (STATIC_ROOT / "room.js").stat().st_size
+    assert response.headers["content-length"] == str(size)
+
+
+def test_a_file_changed_on_disk_is_served_anew(tmp_path: Path) -> None:
+    from salon.web.static_files import _load
+
+    target = tmp_path / "app.js"
+    target.write_text("export const a = 1;\n")
+    first = _load(target)
+    assert first is not None
+    assert _load(target) is first  # from memory while unchanged
+    target.write_text("export const a = 22;\n")
+    second = _load(target)
+    assert second is not None
+    assert second.body == b"export const a = 22;\n"
+    assert second.etag != first.etag
+    target.unlink()
+    assert _load(target) is None

@@ -7,15 +7,25 @@ Customers' pages load the embed element and the JS SDK from here, across origins
 modules: every script is public code, so scripts carry ``Access-Control-Allow-Origin: *`` (no
 credentials) and ``Cross-Origin-Resource-Policy: cross-origin``. They also have stable
 addresses for customers to write down: ``/embed/salon-embed.js`` and ``/sdk.js``.
+
+The files are small and few (the room app is about a dozen), and a newcomer's browser asks for
+all of them at once while the same server answers its join: each is read once into memory and
+answered from there on the event loop, with no worker-thread hop (the one worker thread of a
+SQLite deployment is the database's). A file that changes on disk (a deploy, a developer
+editing) is read again: the cache is keyed by its size and modification time. Each answer
+carries a strong ETag of the content, so a browser revalidating (``no-cache``) gets a 304.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import APIRouter
-from fastapi.responses import FileResponse, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
 __all__ = ["STABLE_MODULES", "STATIC_ROOT", "cache_control", "resolve", "router"]
 
@@ -74,15 +84,55 @@ def cache_control(path: str) -> str:
     return "no-cache"
 
 
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    stamp: tuple[int, int]  # size and modification time (ns) when read
+    body: bytes
+    etag: str
+
+
+_loaded: dict[Path, _Loaded] = {}
+
+
+def _load(found: Path) -> _Loaded | None:
+    """``found``'s bytes, from memory unless the file changed since it was read."""
+    try:
+        info = os.stat(found)
+        stamp = (info.st_size, info.st_mtime_ns)
+        cached = _loaded.get(found)
+        if cached is not None and cached.stamp == stamp:
+            return cached
+        body = found.read_bytes()
+    except OSError:
+        return None
+    loaded = _Loaded(stamp, body, f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"')
+    _loaded[found] = loaded
+    return loaded
+
+
+def _not_modified(request: Request, etag: str) -> bool:
+    wanted = request.headers.get("if-none-match")
+    if wanted is None:
+        return False
+    return wanted.strip() == "*" or etag in (tag.strip() for tag in wanted.split(","))
+
+
 @router.api_route("/static/{path:path}", methods=["GET", "HEAD"])
-def static_file(path: str) -> Response:
+async def static_file(path: str, request: Request) -> Response:
     found = resolve(path)
-    if found is None:
+    loaded = None if found is None else _load(found)
+    if found is None or loaded is None:
         return Response("Not found\n", status_code=404, media_type="text/plain")
-    headers = {"Cache-Control": cache_control(path)}
+    headers = {"Cache-Control": cache_control(path), "ETag": loaded.etag}
     if found.suffix in _SCRIPTS:
         headers |= _SHARED
-    return FileResponse(found, media_type=CONTENT_TYPES[Path(path).suffix], headers=headers)
+    if _not_modified(request, loaded.etag):
+        return Response(status_code=304, headers=headers)
+    body = b"" if request.method == "HEAD" else loaded.body
+    response = Response(body, media_type=CONTENT_TYPES[Path(path).suffix], headers=headers)
+    if request.method == "HEAD":
+        response.headers["content-length"] = str(len(loaded.body))
+    return response
 
 
 def _stable_module(path: str) -> Response:

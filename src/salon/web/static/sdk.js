@@ -500,6 +500,8 @@ export class RoomConnection {
    */
   async joinRoom(who = {}) {
     this.#setIdentity(who);
+    // The signaling connection first: the join waits for it, while the devices may come later.
+    this.client.preconnect();
     let media = null;
     if (this.localMedia) await this.#adoptLocalMedia();
     else if (!this.mediaRequested && !this.client.isViewer && this.localMediaOptions) {
