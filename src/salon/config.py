@@ -157,6 +157,9 @@ class JanusSettings:
     ice_enforce_list: tuple[str, ...] = ()  # empty: the media address alone
     rtp_ports: tuple[int, int] = (20000, 40000)
     public_ips: tuple[str, ...] = ()  # behind a 1:1 NAT: Janus's nat_1_1_mapping
+    # Janus's static event loops (threads that serve all handles); 0: a thread per handle.
+    # Loaded settings default to one per CPU (bench/sfu.py: about twice the packets per core).
+    event_loops: int = 0
     binary: Path = Path("/usr/bin/janus")
 
     @property
@@ -598,6 +601,7 @@ _EMBEDDED_JANUS_ONLY = (
     "janus_interface",
     "janus_ice_enforce_list",
     "janus_rtp_ports",
+    "janus_event_loops",
     "janus_public_ips",
     "janus_binary",
 )
@@ -668,6 +672,7 @@ def _load_janus(
         ice_enforce_list=reader.get("janus_ice_enforce_list", _interface_names, ()),
         rtp_ports=reader.get("janus_rtp_ports", _port_range, (20000, 40000)),
         public_ips=reader.get("janus_public_ips", _ips, ()),
+        event_loops=reader.get("janus_event_loops", _int_in(0, 256), os.cpu_count() or 1),
         binary=reader.get("janus_binary", _program, Path("/usr/bin/janus")),
     )
 

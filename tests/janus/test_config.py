@@ -93,6 +93,11 @@ def test_only_the_videoroom_and_websockets_are_loaded() -> None:
     }
 
 
+def test_static_event_loops_only_when_asked() -> None:
+    assert category(files(event_loops=2)["janus.jcfg"], "general")["event_loops"] == "2"
+    assert "event_loops" not in category(files(event_loops=0)["janus.jcfg"], "general")
+
+
 def test_media_goes_through_the_chosen_address_only() -> None:
     text = files(rtp_port_range=(30000, 30999))["janus.jcfg"]
     assert category(text, "general")["interface"] == '"10.77.0.1"'
@@ -149,6 +154,7 @@ def test_websockets_on_loopback_only_without_admin_or_tls() -> None:
         ({"rtp_port_range": (40000, 30000)}, "RTP port range"),
         ({"rtp_port_range": (80, 2000)}, "RTP port range"),
         ({"debug_level": 9}, "debug level"),
+        ({"event_loops": -1}, "event loops"),
         ({"session_timeout": 0}, "session timeout"),
         ({"ws_host": "1.2.3.4"}, "public"),
         ({"ws_host": "localhost"}, "IP address"),

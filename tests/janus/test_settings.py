@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,7 @@ def test_embedded_by_default_in_embedded_mode_off_in_production(tmp_path: Path):
     assert janus.api_secret_file == tmp_path / "janus-api.secret"
     assert janus.admin_key_file == tmp_path / "janus-admin.key"
     assert janus.binary == Path("/usr/bin/janus")
+    assert janus.event_loops == (os.cpu_count() or 1)  # static loops, one per CPU
     production = _settings(tmp_path, mode="production").janus
     assert production.mode is JanusMode.OFF and not production.enabled
 
@@ -57,6 +59,7 @@ def test_embedded_node_settings(tmp_path: Path):
         janus_rtp_ports="30000-30999",
         janus_public_ips="203.0.113.7",
         janus_binary="/opt/janus/bin/janus",
+        janus_event_loops="0",
     ).janus
     assert janus.api_port == 18188
     assert janus.interface == "10.0.0.5"
@@ -64,6 +67,7 @@ def test_embedded_node_settings(tmp_path: Path):
     assert janus.rtp_ports == (30000, 30999)
     assert janus.public_ips == ("203.0.113.7",)
     assert janus.binary == Path("/opt/janus/bin/janus")
+    assert janus.event_loops == 0  # a thread per handle, Janus's own default
 
 
 def test_external_pool_with_regions(tmp_path: Path):
@@ -118,6 +122,8 @@ def test_external_pool_with_regions(tmp_path: Path):
         ),
         ({"janus_public_ips": "nat"}, "SALON_JANUS_PUBLIC_IPS='nat' must be comma-separated IP"),
         ({"janus_ice_enforce_list": "eth0;rm"}, "SALON_JANUS_ICE_ENFORCE_LIST"),
+        ({"janus_event_loops": "many"}, "SALON_JANUS_EVENT_LOOPS='many' must be a whole number"),
+        ({"janus_event_loops": "300"}, "SALON_JANUS_EVENT_LOOPS='300' must be a whole number"),
         ({"janus_api_port": "8443"}, "SALON_JANUS_API_PORT and --port are both 8443"),
         ({"janus_api_port": "3478"}, "SALON_JANUS_API_PORT and SALON_TURN_PORT are both 3478"),
     ],

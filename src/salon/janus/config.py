@@ -137,6 +137,8 @@ class JanusConfig:
     session_timeout: int = 60
     reclaim_session_timeout: int = 15
     debug_level: int = 3
+    # Janus's static event loops: 0 gives every handle a thread of its own (Janus's default).
+    event_loops: int = 0
     ipv6: bool = False
     server_name: str = "salon-janus"
     admin_secret: Secret = field(default_factory=_default_admin_secret)
@@ -148,6 +150,8 @@ class JanusConfig:
         low, high = self.rtp_port_range
         if not 1024 <= low < high <= 65535:
             problems.append(f"the RTP port range {low}-{high} must be within 1024-65535")
+        if not 0 <= self.event_loops <= 256:
+            problems.append(f"the number of event loops {self.event_loops} must be 0-256")
         if not 0 <= self.debug_level <= 7:
             problems.append(f"the debug level {self.debug_level} must be 0-7")
         if self.session_timeout < 1:
@@ -206,7 +210,7 @@ def _present(*items: tuple[str, str] | None) -> list[tuple[str, str]]:
 
 def _janus_jcfg(config: JanusConfig, install: JanusInstall, configs_folder: Path) -> str:
     low, high = config.rtp_port_range
-    general = [
+    general = _present(
         ("configs_folder", _quote(configs_folder)),
         ("plugins_folder", _quote(install.lib_dir / "plugins")),
         ("transports_folder", _quote(install.lib_dir / "transports")),
@@ -224,10 +228,11 @@ def _janus_jcfg(config: JanusConfig, install: JanusInstall, configs_folder: Path
         ("admin_secret", _quote(config.admin_secret.reveal())),
         ("token_auth", "false"),
         ("hide_dependencies", "true"),
+        ("event_loops", str(config.event_loops)) if config.event_loops else None,
         ("no_webrtc_encryption", "false"),
         # Every path starts with "/": Janus refuses to write recordings or captures anywhere.
         ("protected_folders", '[ "/" ]'),
-    ]
+    )
     certificates = [
         ("cert_pem", _quote(config.cert_pem)),
         ("cert_key", _quote(config.cert_key)),

@@ -155,6 +155,7 @@ class EmbeddedJanus:
             ice_enforce_list=self._settings.ice_enforce_list,
             nat_1_1_mapping=self._settings.public_ips,
             rtp_port_range=self._settings.rtp_ports,
+            event_loops=self._settings.event_loops,
         )
 
     async def start(self) -> None:
