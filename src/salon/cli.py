@@ -1,4 +1,5 @@
-"""The ``salon`` command: serve, migrate, organizations, API keys, master key, TURN, privacy."""
+"""The ``salon`` command: serve, migrate, organizations, API keys, master key, TURN, SFU nodes,
+privacy."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import uvloop
@@ -14,6 +16,7 @@ import uvloop
 from salon.config import Settings, load_settings
 from salon.errors import SalonError
 from salon.services.container import Services, build_services
+from salon.services.sfu_nodes import SYNC_INTERVAL, SfuNodeRecord
 from salon.storage.inventory import render_markdown
 from salon.turn.config import CoturnFiles, coturn_config
 
@@ -129,6 +132,127 @@ def _turn_config(services: Services, args: argparse.Namespace) -> int:
         fh.write(config.text(with_secret=True))
     print(f"wrote the coturn configuration, with the shared secret, to {path} (mode 0600)")
     return 0
+
+
+# A node report older than this: no running server has the node in its pool, or none runs.
+_STALE_REPORT = timedelta(seconds=max(30.0, 10 * SYNC_INTERVAL))
+
+
+def _ago(then: datetime | None, now: datetime) -> str:
+    if then is None:
+        return "never"
+    seconds = max(0, int((now - then).total_seconds()))
+    if seconds < 120:
+        return f"{seconds} s ago"
+    if seconds < 7200:
+        return f"{seconds // 60} min ago"
+    return f"{then:%Y-%m-%d %H:%M} UTC"
+
+
+def _fresh(record: SfuNodeRecord, now: datetime) -> bool:
+    return record.report is not None and now - record.report.reported_at <= _STALE_REPORT
+
+
+def _sfu_nodes(services: Services, _args: argparse.Namespace) -> int:
+    records = services.sfu_nodes.all()
+    if not records:
+        print(
+            "No SFU nodes: Janus is off (SALON_JANUS_MODE=off) and no running Salon has "
+            "reported one."
+        )
+        return 0
+    now = services.clock.now()
+    header = ("NODE", "REGION", "STATUS", "DRAINING", "ROOMS", "PARTICIPANTS", "REPORTED")
+    rows = [header]
+    for record in records:
+        report = record.report
+        draining = "yes" if record.draining else "no"
+        # Asked, and not yet applied by the server that reported last.
+        if (report.draining if report else False) != record.draining:
+            draining += " (pending)"
+        rows.append(
+            (
+                record.node_id,
+                record.region or "-",
+                "unknown" if report is None else "up" if report.up else "down",
+                draining,
+                "-" if report is None else str(report.rooms),
+                "-" if report is None else str(report.participants),
+                _ago(report.reported_at if report else None, now),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    if any(not _fresh(record, now) for record in records):
+        print(
+            f"\nA node not reported in the last {int(_STALE_REPORT.total_seconds())} s is in no "
+            "running server's pool (or no `salon serve` is running): what it shows is old."
+        )
+    return 0
+
+
+def _sfu_drain(services: Services, args: argparse.Namespace) -> int:
+    draining = not args.undrain
+    record = services.sfu_nodes.set_draining(args.node, draining, move=args.move)
+    within = f"within {SYNC_INTERVAL:g} s"
+    if not draining:
+        print(f"SFU node {record.node_id} takes new rooms again (running servers: {within}).")
+    elif args.move:
+        print(
+            f"SFU node {record.node_id} is draining, and its rooms move to other nodes now "
+            f"(running servers: {within}): their participants reconnect there in a few "
+            "seconds. A room no other node can take stays."
+        )
+    else:
+        rooms = f"its rooms ({record.report.rooms} now)" if record.report else "its rooms"
+        print(
+            f"SFU node {record.node_id} is draining: running servers place no new rooms on it "
+            f"({within}); {rooms} stay until they end. `--move` moves them now."
+        )
+    now = services.clock.now()
+    others = [r for r in services.sfu_nodes.all() if r.node_id != record.node_id]
+    if draining and not any(not r.draining and (r.report is None or r.report.up) for r in others):
+        print(
+            "warning: no other node takes rooms: new group rooms have no media server until "
+            "you undrain one (salon sfu drain NODE --undrain).",
+            file=sys.stderr,
+        )
+    if not _fresh(record, now):
+        print(
+            "note: no running Salon has reported this node lately; servers apply this when "
+            "they start.",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _add_sfu_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    sfu = sub.add_parser("sfu", parents=[common], help="the SFU (Janus) nodes of group rooms")
+    sfu_sub = sfu.add_subparsers(dest="sfu_command", required=True, metavar="ACTION")
+    sfu_sub.add_parser(
+        "nodes",
+        parents=[common],
+        help="list the nodes: up or down, draining, rooms, participants, region",
+    ).set_defaults(handler=_sfu_nodes)
+    drain = sfu_sub.add_parser(
+        "drain",
+        parents=[common],
+        help="place no new rooms on a node (every running server, within seconds)",
+    )
+    drain.add_argument("node", help="the node's id, as `salon sfu nodes` lists it (HOST:PORT)")
+    how = drain.add_mutually_exclusive_group()
+    how.add_argument("--undrain", action="store_true", help="let the node take rooms again")
+    how.add_argument(
+        "--move",
+        action="store_true",
+        help="also move its rooms to other nodes now (their participants reconnect there)",
+    )
+    drain.set_defaults(handler=_sfu_drain)
 
 
 def _keys_create(services: Services, args: argparse.Namespace) -> int:
@@ -280,11 +404,18 @@ def _parser() -> argparse.ArgumentParser:
     ).set_defaults(handler=_rotate_master)
 
     _add_turn_parser(sub, common)
+    _add_sfu_parser(sub, common)
+    _add_privacy_parser(sub, common)
+    return parser
+
+
+def _add_privacy_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     privacy = sub.add_parser("privacy", parents=[common], help="privacy records")
     privacy.add_subparsers(dest="privacy_command", required=True, metavar="ACTION").add_parser(
         "inventory", help="print the data inventory as Markdown"
     ).set_defaults(handler=None)
-    return parser
 
 
 def _configure_logging(settings: Settings) -> None:

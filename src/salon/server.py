@@ -22,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 from salon.api.app import create_asgi_app
 from salon.janus.embedded import EmbeddedJanus
 from salon.services.container import Services
+from salon.services.sfu_nodes import SfuNodeSync
 from salon.signaling.server import MAX_FRAME_BYTES, SignalingServer
 from salon.tls import ensure_self_signed
 from salon.turn.supervisor import EmbeddedCoturn
@@ -187,10 +188,14 @@ async def serve(services: Services) -> None:
                 assert services.sfu is not None
                 services.sfu.add_node(janus.node)
                 log.info("SFU (Janus) running")
+            sfu_nodes: SfuNodeSync | None = None
             if services.sfu is not None and not held.received:
                 await services.sfu.start(wait=5.0)
+                # The operator's drains (`salon sfu drain`) apply before any room is placed.
+                sfu_nodes = SfuNodeSync(services.sfu_nodes, services.sfu)
+                await sfu_nodes.sync()
             if not held.received:
-                await _serve_https(services, cert, key)
+                await _serve_https(services, cert, key, sfu_nodes)
         finally:
             if services.sfu is not None:
                 await services.sfu.close()
@@ -200,7 +205,9 @@ async def serve(services: Services) -> None:
                 await coturn.stop()
 
 
-async def _serve_https(services: Services, cert: Path, key: Path) -> None:
+async def _serve_https(
+    services: Services, cert: Path, key: Path, sfu_nodes: SfuNodeSync | None = None
+) -> None:
     settings = services.settings.server
     signaling = SignalingServer(services)
     config = _uvicorn_config(
@@ -225,6 +232,9 @@ async def _serve_https(services: Services, cert: Path, key: Path) -> None:
     _tune_gc()
     sweeper = asyncio.create_task(_sweep_forever(services))
     ticker = asyncio.create_task(signaling.run_ticker())
+    background = [sweeper, ticker]
+    if sfu_nodes is not None:
+        background.append(asyncio.create_task(sfu_nodes.run()))
     tasks = [asyncio.create_task(server.serve()) for server in servers]
     try:
         # A signal reaches only one of the servers; when any stops, stop them all.
@@ -233,6 +243,6 @@ async def _serve_https(services: Services, cert: Path, key: Path) -> None:
             server.should_exit = True
         await asyncio.gather(*tasks)
     finally:
-        sweeper.cancel()
-        ticker.cancel()
+        for task in background:
+            task.cancel()
         await signaling.close()

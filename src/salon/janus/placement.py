@@ -12,7 +12,9 @@ the nodes and feeds it. The rules:
   region when that one has no such node. A node's load is its participants plus its rooms (an
   empty room counts as one person: people are about to join it), as its last health report
   said, plus the rooms placed on it since; ties go to the node listed first.
-- **Draining.** A draining node takes no new room and no moved one; its rooms stay.
+- **Draining.** A draining node takes no new room and no moved one; its rooms stay, unless
+  it is evacuated: each of them that another node can take gets a ``Move`` there now (the
+  node is up, so a move that fails puts the room back on it rather than strand it).
 - **Loss.** When a node is lost, each of its rooms gets a ``Move`` to a node chosen as above
   (each move counted before the next is chosen, so they spread). A room no node can take is
   stranded, and gets its ``Move`` as soon as a node is up (or stops draining). A move that
@@ -57,9 +59,15 @@ _TRANSITIONS: dict[tuple[RoomState | None, str], frozenset[str]] = {
     # A room being made on a node that is lost meanwhile: its creation fails and is abandoned.
     (RoomState.PLACING, "node_lost"): frozenset({RoomState.PLACING}),
     (RoomState.PLACED, "node_lost"): frozenset({RoomState.MOVING, RoomState.STRANDED}),
-    (RoomState.MOVING, "node_lost"): frozenset({RoomState.MOVING, RoomState.STRANDED}),
+    (RoomState.PLACED, "evacuate"): frozenset({RoomState.MOVING}),
+    # An evacuated room whose move cannot be made goes back to the node it lives on (PLACED).
+    (RoomState.MOVING, "node_lost"): frozenset(
+        {RoomState.MOVING, RoomState.STRANDED, RoomState.PLACED}
+    ),
     (RoomState.MOVING, "moved"): frozenset({RoomState.PLACED}),
-    (RoomState.MOVING, "move_failed"): frozenset({RoomState.MOVING, RoomState.STRANDED}),
+    (RoomState.MOVING, "move_failed"): frozenset(
+        {RoomState.MOVING, RoomState.STRANDED, RoomState.PLACED}
+    ),
     (RoomState.STRANDED, "node_available"): frozenset({RoomState.MOVING}),
     (RoomState.PLACING, "forget"): frozenset({_GONE}),
     (RoomState.PLACED, "forget"): frozenset({_GONE}),
@@ -139,6 +147,8 @@ class _Room:
     region: str | None
     lost_from: str | None = None
     failed: set[str] = field(default_factory=set)  # nodes a move to which failed
+    # Moving away from ``lost_from``, which still has it (evacuated, not lost).
+    evacuated: bool = False
 
     def view(self) -> RoomPlacement:
         return RoomPlacement(self.room_id, self.state, self.node_id, self.region, self.lost_from)
@@ -180,6 +190,9 @@ class Placement:
         node.up = False
         node.reported_rooms = node.reported_participants = 0
         node.reported_assigned = set()
+        for room in self._rooms.values():
+            if room.evacuated and room.lost_from == node_id:
+                room.evacuated = False  # what it still had there is gone with the node
         if not was_up and not node.assigned:
             return ()
         moves = []
@@ -212,6 +225,30 @@ class Placement:
         """The node takes rooms again (stranded ones first: their moves)."""
         self._node(node_id).draining = False
         return self._rescue_stranded()
+
+    def evacuate(self, node_id: str) -> tuple[Move, ...]:
+        """Drains the node and moves its rooms away now: a ``Move`` for each of them another
+        node can take (the others stay). The rooms still live on the node until the shell has
+        made them elsewhere; a move that fails in the end puts the room back there."""
+        node = self._node(node_id)
+        node.draining = True
+        moves = []
+        for room_id in sorted(node.assigned):
+            room = self._rooms[room_id]
+            if room.state is not RoomState.PLACED:
+                continue
+            target = self._choose(room.region)
+            if target is None:
+                continue
+            self._transition(room, "evacuate", RoomState.MOVING)
+            node.assigned.discard(room_id)
+            room.lost_from = node_id
+            room.evacuated = True
+            room.failed = set()
+            room.node_id = target.node.node_id
+            target.assigned.add(room_id)
+            moves.append(Move(room_id, node_id, room.node_id))
+        return tuple(moves)
 
     def nodes(self) -> tuple[NodeStatus, ...]:
         return tuple(
@@ -271,6 +308,7 @@ class Placement:
         self._transition(room, "moved", RoomState.PLACED)
         room.lost_from = None
         room.failed = set()
+        room.evacuated = False
         return True
 
     def move_failed(self, room_id: str, to_node: str) -> Move | None:
@@ -333,8 +371,18 @@ class Placement:
         return min(pool, key=lambda n: (n.load, order[n.node.node_id]))
 
     def _send_elsewhere(self, room: _Room, event: str) -> Move | None:
-        """Moves ``room`` (lost with ``room.lost_from``) to the best node left, or strands it."""
+        """Moves ``room`` (lost with ``room.lost_from``) to the best node left, or strands it
+        (an evacuated room: back on the node it still lives on, if that is up)."""
         target = self._choose(room.region, exclude=room.failed)
+        origin = self._nodes.get(room.lost_from or "")
+        if target is None and room.evacuated and origin is not None and origin.up:
+            self._transition(room, event, RoomState.PLACED)
+            room.node_id = origin.node.node_id
+            origin.assigned.add(room.room_id)
+            room.lost_from = None
+            room.failed = set()
+            room.evacuated = False
+            return None
         if target is None:
             self._transition(room, event, RoomState.STRANDED)
             room.node_id = None

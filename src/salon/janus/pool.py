@@ -336,6 +336,18 @@ class SfuPool:
         self._start_moves(self._placement.undrain(node_id))
         logger.info("SFU node %s takes rooms again", node_id)
 
+    def evacuate(self, node_id: str) -> int:
+        """Drains ``node_id`` and moves its rooms to other nodes now: how many are moving.
+
+        Each move is announced with ``RoomMoved`` (its clients publish and subscribe again in
+        the new room), then the room left behind is destroyed. A room no other node can take
+        stays where it is, as does one whose move fails."""
+        moves = self._placement.evacuate(node_id)
+        self._stale(self._links[node_id]).update(move.room_id for move in moves)
+        logger.info("SFU node %s is draining; moving its %d rooms away", node_id, len(moves))
+        self._start_moves(moves)
+        return len(moves)
+
     def nodes(self) -> tuple[NodeStatus, ...]:
         """Every node: up or not, draining or not, its load as last reported."""
         return self._placement.nodes()
@@ -741,6 +753,7 @@ class SfuPool:
                 move = self._placement.move_failed(move.room_id, move.to_node)
                 if move is None:
                     self._strand(first.room_id)
+                    self._stay(first)
                 continue
             if link.backend is not backend or not self._placement.moved(move.room_id, move.to_node):
                 # Destroyed, or sent elsewhere, while it was being made: undo.
@@ -750,7 +763,32 @@ class SfuPool:
             logger.info("room %s moved from %s to %s", move.room_id, move.from_node, move.to_node)
             self._hub.emit(RoomMoved(move.room_id, move.from_node, move.to_node))
             self._settle(move.room_id)
+            await self._destroy_left_behind(move)
             return
+
+    def _stay(self, move: Move) -> None:
+        """An evacuated room that could not move stays where it was: callers wake to it."""
+        room = self.where(move.room_id)
+        if room is not None and room.node_id == move.from_node:
+            self._stale(self._links[move.from_node]).discard(move.room_id)
+            self._settle(move.room_id)
+
+    async def _destroy_left_behind(self, move: Move) -> None:
+        """Destroys the room a move left on a node that is up (an evacuation): that ends its
+        clients' old connections there, and the node is empty once its rooms have moved."""
+        old = self._links.get(move.from_node)
+        if old is None or old.backend is None or move.room_id not in self._stale(old):
+            return  # a lost node: cleaned when it is back, if it kept the room
+        try:
+            await old.backend.destroy_room(SfuRoom(move.from_node, move.room_id))
+        except SfuRoomNotFound:
+            pass
+        except SfuError as exc:
+            logger.info(
+                "room %s stays on %s for now (%s)", move.room_id, move.from_node, exc.detail
+            )
+            return
+        self._stale(old).discard(move.room_id)
 
     def _settle(self, room_id: str, failure: SfuError | None = None) -> None:
         """Wakes ``ensure_room`` callers waiting for ``room_id``."""

@@ -16,6 +16,7 @@ from salon.services.meetings import MeetingService
 from salon.services.orgs import OrgService
 from salon.services.rate_limit import InMemoryRateLimiter, RateLimiter
 from salon.services.sessions import SessionService
+from salon.services.sfu_nodes import SfuNodes
 from salon.signaling.registry import RoomRegistry
 from salon.storage.db import Database
 from salon.turn.credentials import load_turn_secret
@@ -46,6 +47,9 @@ class Services:
     relay_policy: RelayPolicy
     # The TURN REST shared secret (coturn's static-auth-secret); None when TURN is off.
     turn_secret: Secret | None
+    # The operator's asks for each SFU node (drain, move its rooms away) and the servers'
+    # reports of them, shared through the database (`salon sfu`, salon.services.sfu_nodes).
+    sfu_nodes: SfuNodes
     # The SFU of group rooms: one SfuBackend over the Janus pool (salon.janus.pool), None when
     # SALON_JANUS_MODE=off. `salon serve` starts it (and the embedded node); until then every
     # call raises SfuUnavailable. Its listen() stream carries RoomMoved after a failover.
@@ -93,6 +97,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         ice=TurnIceProvider(turn, settings.stun_urls, turn_secret),
         relay_policy=RelayPolicy(db),
         turn_secret=turn_secret,
+        sfu_nodes=SfuNodes(db, clock, janus),
         sfu=pool_from_settings(janus, janus_credentials) if janus_credentials else None,
         janus_credentials=janus_credentials,
     )

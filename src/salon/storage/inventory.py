@@ -47,6 +47,7 @@ class StoredField:
 _UNTIL_ORG_DELETED = "until the organization is deleted"
 _UNTIL_PURGE = "until the room is purged, within 24 h after its end date"
 _INSIGHTS = "until the organization is deleted (usage history outlives the room)"
+_SFU_NODE = "while the node is in use; deleted once no server has reported it for 7 days"
 
 
 def _f(
@@ -232,6 +233,37 @@ INVENTORY: tuple[StoredField, ...] = (
         protection=Protection.BLIND_INDEX,
         personal=True,
     ),
+    _f(
+        "sfu_nodes.node_id",
+        Category.NONE,
+        "name a media server (Janus) node: HOST:PORT of its API, as configured by the "
+        "operator, or 'local'; infrastructure, never a participant's address",
+        _SFU_NODE,
+    ),
+    _f("sfu_nodes.draining", Category.NONE, "operator: no new rooms on the node", _SFU_NODE),
+    _f(
+        "sfu_nodes.moves_requested",
+        Category.NONE,
+        "operator: requests to move the node's rooms to other nodes now",
+        _SFU_NODE,
+    ),
+    _f("sfu_nodes.changed_at", Category.NONE, "when the operator last changed it", _SFU_NODE),
+    _f("sfu_nodes.region", Category.NONE, "the node's region label (placement)", _SFU_NODE),
+    _f("sfu_nodes.up", Category.NONE, "node status a server last saw", _SFU_NODE),
+    _f(
+        "sfu_nodes.draining_applied",
+        Category.NONE,
+        "whether a server's pool applied the drain",
+        _SFU_NODE,
+    ),
+    _f("sfu_nodes.rooms", Category.NONE, "node load a server last saw: rooms", _SFU_NODE),
+    _f(
+        "sfu_nodes.participants",
+        Category.NONE,
+        "node load a server last saw: a count of participants, nobody's identity",
+        _SFU_NODE,
+    ),
+    _f("sfu_nodes.reported_at", Category.NONE, "when a server last reported it", _SFU_NODE),
 )
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "Organization",
     "RoomSession",
     "SessionParticipant",
+    "SfuNodeState",
     "UTCDateTime",
 ]
 
@@ -164,3 +165,28 @@ class SessionParticipant(Base):
     display_name_enc: Mapped[bytes] = mapped_column(LargeBinary)
     external_id_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     external_id_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(16), index=True)
+
+
+class SfuNodeState(Base):
+    """One SFU (Janus) node: what the operator asked for it, and what a server last saw of it.
+
+    ``salon sfu drain`` writes ``draining``, ``moves_requested`` and ``changed_at``; every
+    running ``salon serve`` applies them to its pool every few seconds and writes the rest
+    (``salon.services.sfu_nodes``), which ``salon sfu nodes`` prints. ``node_id`` is the pool's
+    name for the node: ``HOST:PORT`` of an external node's API, ``local`` for the embedded one.
+    The report columns are NULL until a server has reported the node.
+    """
+
+    __tablename__ = "sfu_nodes"
+
+    node_id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    draining: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Bumped by each ``salon sfu drain --move``: servers move the node's rooms away once per bump.
+    moves_requested: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    region: Mapped[str | None] = mapped_column(String(32))
+    up: Mapped[bool | None]
+    draining_applied: Mapped[bool | None]
+    rooms: Mapped[int | None] = mapped_column(Integer)
+    participants: Mapped[int | None] = mapped_column(Integer)
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
