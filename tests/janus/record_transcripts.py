@@ -1,12 +1,14 @@
 """Records the golden Janus transcripts in tests/janus/fixtures/ from a real Janus 1.1.2.
 
-    .venv/bin/python -m tests.janus.record_transcripts        (as root; re-runs itself in a
-                                                               fresh network namespace)
+    .venv/bin/python -m tests.janus.record_transcripts [SCENARIO ...]
+                                            (as root; re-runs itself in a fresh network
+                                            namespace; every scenario when none is named)
 
 Each transcript is every WebSocket frame ``JanusBackend`` sent and received while it went
 through a scripted scenario, labelled with the step it belongs to and the role of each handle.
 ``control.json`` drives rooms and grants without media; ``media.json`` publishes with an aiortc
-peer over a veth pair, subscribes with another, and waits for the events that follows.
+peer over a veth pair, subscribes with another, and waits for the events that follows;
+``layers.json`` sets a subscription's streams (layer, pause, resume, a mid it does not have).
 
 No secret is kept: the API secret, the admin key, every room's secret, pin and monitor token,
 every publish token and every ICE password are replaced by placeholders (``<apisecret>`` …),
@@ -44,6 +46,8 @@ from salon.media.sfu import (
     SdpType,
     SessionDescription,
     SfuEvent,
+    SimulcastLayer,
+    StreamSetting,
     SubscriptionOffer,
     TalkingChanged,
 )
@@ -52,6 +56,7 @@ from tests.janus.support import (
     connect,
     eventually,
     in_own_network_namespace,
+    recorded_offer,
     running_janus,
     veth_pair,
 )
@@ -60,6 +65,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 ICE_PWD = "ICEPWDSCRUBBEDFORFIXTURE"
 ROOM = "room-1"
 FORGED_TOKEN = "not-a-salon-token"
+SCENARIOS = ("media", "control", "layers")
 
 
 class Recorder:
@@ -241,6 +247,61 @@ async def media(process: JanusProcess) -> SessionDescription:
     return publisher_offer(recorder, secrets)
 
 
+async def layers(process: JanusProcess) -> None:
+    """A subscriber's streams set without renegotiation: a layer, a pause, a resume (the
+    frames come back), and a mid the subscription does not have."""
+    recorder = Recorder()
+    backend = await connect(process, tap=recorder.tap, keepalive_interval=3600)
+    recorder.handles["control"] = backend._control_handle
+    async with listening(backend) as seen:
+        with recorder.at("create_room"):
+            room = await backend.create_room(RoomSpec(ROOM, max_publishers=3))
+            recorder.handles[f"monitor:{ROOM}"] = monitor_of(backend)
+        with recorder.at("allow_publisher"):
+            grant = await backend.allow_publisher(room, "alice")
+        with recorder.at("publish"):
+            publisher = await peers.publish(backend, grant)
+            recorder.handles["publisher:alice"] = publisher.handle.handle_id
+        with recorder.at("publisher_up"):
+            await eventually(
+                lambda: any(isinstance(e, FeedsPublished) for e in seen), 20, "feeds published"
+            )
+        with recorder.at("subscribe"):
+            subscriber = await peers.subscribe(backend, room, "bob", "alice")
+            recorder.handles["subscriber:bob"] = subscriber.handle.handle_id
+        with recorder.at("subscriber_up"):
+            await eventually(lambda: len(subscriber.video_frames) > 5, 20, "decoded frames")
+        handle = subscriber.handle
+        with recorder.at("set_layer"):
+            await backend.configure_subscription(handle, [StreamSetting("1", SimulcastLayer.LOW)])
+        with recorder.at("pause"):
+            await backend.configure_subscription(
+                handle, [StreamSetting("0", paused=True), StreamSetting("1", paused=True)]
+            )
+        with recorder.at("resume"):
+            frames = len(subscriber.video_frames)
+            await backend.configure_subscription(
+                handle,
+                [StreamSetting("0", paused=False), StreamSetting("1", SimulcastLayer.HIGH, False)],
+            )
+            await eventually(
+                lambda: len(subscriber.video_frames) > frames + 5, 20, "frames after resuming"
+            )
+        with recorder.at("set_unknown_mid"), suppress(SfuRefused):
+            await backend.configure_subscription(handle, [StreamSetting("9", SimulcastLayer.LOW)])
+        with recorder.at("leave"):
+            await backend.leave(subscriber.handle)
+            await backend.leave(publisher.handle)
+        with recorder.at("destroy_room"):
+            await backend.destroy_room(room)
+        secrets = secrets_of(process, backend, [grant])
+        with recorder.at("close"):
+            await backend.close()
+        await subscriber.close()
+        await publisher.close()
+    write("layers.json", recorder, secrets)
+
+
 def publisher_offer(recorder: Recorder, secrets: dict[str, str]) -> SessionDescription:
     for frame in recorder.scrubbed(secrets):
         message = frame["message"]
@@ -249,20 +310,31 @@ def publisher_offer(recorder: Recorder, secrets: dict[str, str]) -> SessionDescr
     raise AssertionError("no publish offer recorded")
 
 
-async def main() -> None:
+async def main(scenarios: list[str]) -> None:
     FIXTURES.mkdir(exist_ok=True)
     with veth_pair() as veth, tempfile.TemporaryDirectory() as tmp:
         async with running_janus(Path(tmp) / "janus", media_address=veth.janus_address) as node:
-            offer = await media(node)
-            await control(node, offer)
+            # control.json publishes the offer media.json recorded (the one on file, when
+            # media.json is not recorded again).
+            offer = await media(node) if "media" in scenarios else recorded_offer()
+            if "control" in scenarios:
+                await control(node, offer)
+            if "layers" in scenarios:
+                await layers(node)
 
 
 if __name__ == "__main__":
+    chosen = sys.argv[1:] or list(SCENARIOS)
+    if unknown := set(chosen) - set(SCENARIOS):
+        sys.exit(
+            f"no such scenario: {', '.join(sorted(unknown))} (there are {', '.join(SCENARIOS)})"
+        )
     if not in_own_network_namespace():
         if os.environ.get("SALON_RECORD_IN_NETNS") == "1":
             sys.exit("could not enter a network namespace of its own")
         unshare = shutil.which("unshare") or "/usr/bin/unshare"
         os.environ["SALON_RECORD_IN_NETNS"] = "1"
         argv = [unshare, "-n", "--", sys.executable, "-m", "tests.janus.record_transcripts"]
+        argv += chosen
         os.execv(unshare, argv)
-    asyncio.run(main())
+    asyncio.run(main(chosen))

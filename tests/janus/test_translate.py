@@ -43,12 +43,15 @@ from salon.media.sfu import (
     SfuEvent,
     SfuParticipant,
     SfuRoom,
+    SimulcastLayer,
+    StreamSetting,
     SubscribedStream,
     SubscriptionOffer,
     TalkingChanged,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
+TRANSCRIPTS = ("control.json", "media.json", "layers.json")
 ROOM_ID = "room-1"
 ROOM = SfuRoom("local", ROOM_ID)
 SECRET, PIN, MONITOR_TOKEN = f"<{ROOM_ID}:secret>", f"<{ROOM_ID}:pin>", f"<{ROOM_ID}:monitor-token>"
@@ -85,7 +88,7 @@ def handle(name: str, role: str) -> int:
 
 ALL_FRAMES = [
     pytest.param(frame["message"], id=f"{name}:{i}:{frame['step']}:{frame['dir']}")
-    for name in ("control.json", "media.json")
+    for name in TRANSCRIPTS
     for i, frame in enumerate(transcript(name)["frames"])
 ]
 
@@ -99,7 +102,7 @@ def test_every_frame_round_trips(message: dict[str, Any]) -> None:
 
 
 def test_the_transcripts_hold_no_secrets() -> None:
-    for name in ("control.json", "media.json"):
+    for name in TRANSCRIPTS:
         text = (FIXTURES / name).read_text()
         for frame in transcript(name)["frames"]:
             if frame["dir"] == "send" and frame["step"] != "wrong_apisecret":
@@ -191,6 +194,91 @@ def test_media_requests_are_what_the_builders_make() -> None:
     assert len(sent) == len(expected)
     for built, recorded in zip(expected, sent, strict=True):
         assert _framed(built, recorded) == translate.encode_message(recorded)
+
+
+LOW, HIGH = SimulcastLayer.LOW, SimulcastLayer.HIGH
+# What tests/janus/record_transcripts.py asked of the subscription in each step of layers.json.
+LAYER_STEPS = {
+    "set_layer": [StreamSetting("1", LOW)],
+    "pause": [StreamSetting("0", paused=True), StreamSetting("1", paused=True)],
+    "resume": [StreamSetting("0", paused=False), StreamSetting("1", HIGH, paused=False)],
+    "set_unknown_mid": [StreamSetting("9", LOW)],
+}
+
+
+def test_layer_requests_are_what_the_builders_make() -> None:
+    name = "layers.json"
+    sent = frames(name, "send")
+    control, monitor = handle(name, "control"), handle(name, f"monitor:{ROOM_ID}")
+    publisher, subscriber = handle(name, "publisher:alice"), handle(name, "subscriber:bob")
+    offer = _jsep(frames(name, "send", "publish")[-1], SdpType.OFFER)
+    answer = _jsep(frames(name, "send", "subscribe")[-1], SdpType.ANSWER)
+    expected = [
+        translate.create_session(),
+        translate.attach(),
+        translate.create_room(
+            control,
+            RoomSpec(ROOM_ID, max_publishers=3),
+            admin_key="<admin_key>",
+            secret=SECRET,
+            pin=PIN,
+            allowed=[MONITOR_TOKEN],
+        ),
+        translate.attach(),
+        translate.join_monitor(monitor, ROOM_ID, MONITOR_ID, pin=PIN, token=MONITOR_TOKEN),
+        translate.allowed(control, ROOM_ID, secret=SECRET, action="add", tokens=["<token:alice>"]),
+        translate.attach(),
+        translate.publish(
+            publisher,
+            ROOM_ID,
+            "alice",
+            offer,
+            pin=PIN,
+            token="<token:alice>",
+            kinds={"0": FeedKind.AUDIO, "1": FeedKind.VIDEO},
+        ),
+        translate.attach(),
+        translate.join_subscriber(subscriber, ROOM_ID, [FeedSelection("alice")], pin=PIN),
+        translate.start_subscription(subscriber, answer),
+        *(translate.configure_subscription(subscriber, s) for s in LAYER_STEPS.values()),
+        translate.detach(subscriber),
+        translate.detach(publisher),
+        translate.destroy_room(control, ROOM_ID, secret=SECRET),
+        translate.detach(monitor),
+        translate.destroy_session(),
+    ]
+    assert len(sent) == len(expected)
+    for built, recorded in zip(expected, sent, strict=True):
+        assert _framed(built, recorded) == translate.encode_message(recorded)
+
+
+def test_a_subscription_s_streams_are_set_by_their_mid() -> None:
+    # Janus's substream 0 is the lowest encoding; send false pauses the m-line.
+    body = translate.configure_subscription(7, LAYER_STEPS["resume"]).body
+    assert body == {
+        "request": "configure",
+        "streams": [{"mid": "0", "send": True}, {"mid": "1", "substream": 2, "send": True}],
+    }
+    for step in ("set_layer", "pause", "resume"):
+        translate.configured(reply("layers.json", step))
+    with pytest.raises(SfuRefused) as refused:
+        translate.configured(reply("layers.json", "set_unknown_mid"))
+    assert refused.value.reason is SfuRefusal.NO_SUCH_FEED
+    with pytest.raises(SfuError):
+        translate.configured(reply("layers.json", "subscribe", nth=0))  # an "attached" event
+    # The replies are answers to Salon's requests, never events about the handle.
+    bob = MediaHandle(ROOM, "bob", HandleRole.SUBSCRIBER, handle("layers.json", "subscriber:bob"))
+    for step in LAYER_STEPS:
+        assert translate.handle_events(bob, reply("layers.json", step)) == ()
+
+
+def test_a_stream_setting_changes_something() -> None:
+    with pytest.raises(ValueError, match="layer, pausing, or both"):
+        StreamSetting("1")
+    with pytest.raises(ValueError, match="mid"):
+        StreamSetting("", LOW)
+    with pytest.raises(ValueError, match="SimulcastLayer"):
+        StreamSetting("1", 2)  # type: ignore[arg-type]
 
 
 def test_control_requests_are_what_the_builders_make() -> None:

@@ -82,6 +82,32 @@ GOOD: dict[str, list[dict[str, Any]]] = {
         },
     ],
     "sfu_unpublish": [{}],
+    "sfu_view": [
+        {"tiles": []},
+        {
+            "tiles": [
+                {"participantId": "p1", "kind": "video", "width": 640, "height": 360},
+                {
+                    "participantId": "p1",
+                    "kind": "screen",
+                    "width": 0,
+                    "height": 0,
+                    "visible": False,
+                },
+                {"participantId": "p2", "kind": "video", "width": 16_384, "height": 16_384},
+            ],
+            "bandwidth": 2_500_000,
+            "loss": 0.02,
+        },
+        {"tiles": [], "bandwidth": 0, "loss": 0},
+        {"tiles": [], "loss": 1},
+        {
+            "tiles": [
+                {"participantId": f"p{n}", "kind": "video", "width": 160, "height": 90}
+                for n in range(400)
+            ]
+        },
+    ],
 }
 
 _JOIN = {"roomName": ROOM, "displayName": "Ann", "audio": False, "video": False}
@@ -162,6 +188,48 @@ BAD: dict[str, list[tuple[dict[str, Any], str]]] = {
         ({"target": "x", "candidate": None}, "target"),
     ],
     "sfu_unpublish": [({"now": True}, "now")],
+    "sfu_view": [
+        ({}, "tiles"),
+        ({"tiles": {}}, "tiles"),
+        ({"tiles": [{"participantId": "p1", "kind": "audio", "width": 1, "height": 1}]}, "kind"),
+        ({"tiles": [{"participantId": "p 1", "kind": "video", "width": 1, "height": 1}]}, "tiles"),
+        ({"tiles": [{"participantId": "p1", "kind": "video", "width": -1, "height": 1}]}, "width"),
+        (
+            {"tiles": [{"participantId": "p1", "kind": "video", "width": 1, "height": 16_385}]},
+            "height",
+        ),
+        ({"tiles": [{"participantId": "p1", "kind": "video", "width": 1.5, "height": 1}]}, "width"),
+        ({"tiles": [{"participantId": "p1", "kind": "video", "width": 1}]}, "height"),
+        (
+            {"tiles": [{"participantId": "p1", "kind": "video", "width": 1, "height": 1, "x": 1}]},
+            "x",
+        ),
+        (
+            {
+                "tiles": [
+                    {"participantId": "p1", "kind": "video", "width": 1, "height": 1},
+                    {"participantId": "p1", "kind": "video", "width": 2, "height": 2},
+                ]
+            },
+            "twice",
+        ),
+        (
+            {
+                "tiles": [
+                    {"participantId": f"p{n}", "kind": "video", "width": 1, "height": 1}
+                    for n in range(401)
+                ]
+            },
+            "at most 400",
+        ),
+        ({"tiles": [], "bandwidth": -1}, "bandwidth"),
+        ({"tiles": [], "bandwidth": 10_000_000_001}, "bandwidth"),
+        ({"tiles": [], "bandwidth": 1.5}, "bandwidth"),
+        ({"tiles": [], "loss": 1.01}, "loss"),
+        ({"tiles": [], "loss": -0.1}, "loss"),
+        ({"tiles": [], "loss": "0.1"}, "loss"),
+        ({"tiles": [], "loss": True}, "loss"),
+    ],
 }
 
 

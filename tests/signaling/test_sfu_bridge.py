@@ -23,6 +23,7 @@ from salon.auth.room_keys import RoomRole
 from salon.errors import InvalidInput, SfuError, SfuRefusal, SfuRefused, SfuUnavailable
 from salon.janus.pool import RoomMoved, RoomStranded
 from salon.media.events import EventHub, SfuEventStream
+from salon.media.layers import LayerRules
 from salon.media.sfu import (
     FeedKind,
     FeedSelection,
@@ -44,6 +45,8 @@ from salon.media.sfu import (
     SfuNode,
     SfuParticipant,
     SfuRoom,
+    SimulcastLayer,
+    StreamSetting,
     SubscribedStream,
     Subscription,
     SubscriptionOffer,
@@ -74,7 +77,9 @@ class FakeSfu:
     """An ``SfuBackend`` that keeps its word: rooms, grants, handles and subscriptions, and
     every call recorded as ``(method, *arguments)`` in ``calls``."""
 
-    def __init__(self, node_id: str = "node-1", *, feeds_on_publish: bool = False) -> None:
+    def __init__(
+        self, node_id: str = "node-1", *, feeds_on_publish: bool = False, simulcast: bool = False
+    ) -> None:
         self._node = SfuNode(node_id, "ws://127.0.0.1:1/")
         self.hub = EventHub()
         self.calls: list[tuple[Any, ...]] = []
@@ -84,6 +89,8 @@ class FakeSfu:
         self.subscriptions: dict[int, list[SubscribedStream]] = {}
         # Emit FeedsPublished as soon as someone publishes (a real SFU does once media is up).
         self.feeds_on_publish = feeds_on_publish
+        # Cameras (video, not screen) arrive in simulcast layers.
+        self.simulcast = simulcast
         # While set to an unset Event, every call waits for it.
         self.gate: asyncio.Event | None = None
         self.busy = 0
@@ -161,7 +168,10 @@ class FakeSfu:
         return Publication(handle, SessionDescription(SdpType.ANSWER, ANSWER))
 
     def emit_feeds(self, room: SfuRoom, sfu_id: str) -> None:
-        feeds = tuple(PublishedFeed(sfu_id, mid, kind) for mid, kind in self.kinds[sfu_id].items())
+        feeds = tuple(
+            PublishedFeed(sfu_id, mid, kind, simulcast=self.simulcast and kind is FeedKind.VIDEO)
+            for mid, kind in self.kinds[sfu_id].items()
+        )
         self.hub.emit(FeedsPublished(room, sfu_id, feeds))
 
     async def renegotiate(
@@ -206,6 +216,11 @@ class FakeSfu:
         streams = self._streams(handle.handle_id, add)
         offer = SessionDescription(SdpType.OFFER, OFFER.replace("o=- 1", "o=- 2"))
         self.hub.emit(SubscriptionOffer(handle, offer, tuple(streams)))
+
+    async def configure_subscription(
+        self, handle: MediaHandle, streams: Sequence[StreamSetting]
+    ) -> None:
+        await self._enter("configure_subscription", handle.participant_id, list(streams))
 
     async def start_subscription(self, handle: MediaHandle, answer: SessionDescription) -> None:
         await self._enter("start_subscription", handle.participant_id, answer.sdp)
@@ -735,6 +750,205 @@ async def test_unpublished_streams_are_forgotten_so_they_can_come_back(bridge, s
     assert [c[0] for c in sfu.calls].count("update_subscription") == 1
 
 
+# --- simulcast layers: sfu_view ---------------------------------------------------------------
+
+LOW, MEDIUM, HIGH = SimulcastLayer.LOW, SimulcastLayer.MEDIUM, SimulcastLayer.HIGH
+
+
+def tile(pid: str, width: int, height: int, kind: str = "video", visible: bool = True) -> Any:
+    return {
+        "participantId": pid,
+        "kind": kind,
+        "width": width,
+        "height": height,
+        "visible": visible,
+    }
+
+
+def view(*tiles: Any, **network: Any) -> dict[str, Any]:
+    return {"tiles": list(tiles), **network}
+
+
+def configured(sfu: FakeSfu) -> list[tuple[Any, ...]]:
+    """Every configure_subscription call so far: (subscriber's SFU id, settings)."""
+    return [call[1:] for call in sfu.calls if call[0] == "configure_subscription"]
+
+
+async def ann_publishes_to_bob(
+    bridge: SfuBridge, sfu: FakeSfu, outbox: Outbox, **kinds: str
+) -> None:
+    """Ann publishes (audio on mid 0, a simulcast camera on mid 1 unless ``kinds`` says
+    otherwise); Bob receives it on the same mids."""
+    sfu.feeds_on_publish = True
+    sfu.simulcast = True
+    for pid in ("ann", "bob"):
+        bridge.joined(REF, pid, may_publish=True)
+    await ask(bridge, outbox, "bob", "sfu_subscribe")
+    payload = publish_payload(**(kinds or {"m0": "audio", "m1": "video"}))
+    await ask(bridge, outbox, "ann", "sfu_publish", payload)
+    await idle(bridge, sfu)
+
+
+async def test_a_view_picks_layers_and_only_changes_reach_the_sfu(bridge, sfu, outbox):
+    await ann_publishes_to_bob(bridge, sfu, outbox)
+    small = await ask(bridge, outbox, "bob", "sfu_view", view(tile("ann", 160, 90)))
+    assert small == {
+        "ok": True,
+        "layers": [{"participantId": "ann", "kind": "video", "layer": "low", "paused": False}],
+    }
+    assert configured(sfu) == [(sid("bob"), [StreamSetting("1", LOW)])]
+
+    # The same view, or one that asks for the same layer, costs the SFU nothing.
+    assert await ask(bridge, outbox, "bob", "sfu_view", view(tile("ann", 160, 90))) == small
+    await ask(bridge, outbox, "bob", "sfu_view", view(tile("ann", 170, 95), loss=0.0))
+    assert len(configured(sfu)) == 1
+
+    large = await ask(bridge, outbox, "bob", "sfu_view", view(tile("ann", 1280, 720)))
+    assert large["layers"][0]["layer"] == "high"
+    hidden = await ask(
+        bridge, outbox, "bob", "sfu_view", view(tile("ann", 1280, 720, visible=False))
+    )
+    assert hidden["layers"][0]["paused"] is True
+    await ask(bridge, outbox, "bob", "sfu_view", view(tile("ann", 640, 300)))
+    assert configured(sfu)[1:] == [
+        (sid("bob"), [StreamSetting("1", HIGH)]),
+        (sid("bob"), [StreamSetting("1", LOW, paused=True)]),
+        (sid("bob"), [StreamSetting("1", HIGH, paused=False)]),  # 640 wide needs 360 rows
+    ]
+    # Bob's audio is never touched; Ann (who receives nothing) has no layers to set.
+    assert (await ask(bridge, outbox, "ann", "sfu_view", view(tile("bob", 1, 1)))) == {
+        "ok": True,
+        "layers": [],
+    }
+    assert len(configured(sfu)) == 4
+
+
+async def test_the_bandwidth_a_browser_reports_steps_streams_down(bridge, sfu, outbox):
+    await ann_publishes_to_bob(bridge, sfu, outbox)
+    await ask(bridge, outbox, "bob", "sfu_view", view(tile("ann", 1280, 720)))
+    assert configured(sfu) == []  # high is what the SFU sends anyway
+    await ask(bridge, outbox, "bob", "sfu_view", view(tile("ann", 1280, 720), bandwidth=400_000))
+    await ask(bridge, outbox, "bob", "sfu_view", view(tile("ann", 1280, 720), bandwidth=100_000))
+    assert configured(sfu) == [
+        (sid("bob"), [StreamSetting("1", MEDIUM)]),
+        (sid("bob"), [StreamSetting("1", LOW)]),
+    ]
+
+
+async def test_a_view_sent_before_anything_is_received_applies_when_it_comes(bridge, sfu, outbox):
+    sfu.feeds_on_publish = True
+    sfu.simulcast = True
+    for pid in ("ann", "bob"):
+        bridge.joined(REF, pid, may_publish=True)
+    early = await ask(bridge, outbox, "bob", "sfu_view", view(tile("ann", 160, 90)))
+    assert early == {"ok": True, "layers": []}
+    await ask(bridge, outbox, "bob", "sfu_subscribe")
+    await ask(bridge, outbox, "ann", "sfu_publish", publish_payload(m0="audio", m1="video"))
+    await idle(bridge, sfu)
+    # Bob's subscription starts (nothing was there to subscribe to before), then its layer.
+    assert [c[0] for c in sfu.calls][-2:] == ["subscribe", "configure_subscription"]
+    assert configured(sfu) == [(sid("bob"), [StreamSetting("1", LOW)])]
+
+
+async def test_a_stream_without_layers_is_only_paused_and_resumed(bridge, sfu, outbox):
+    await ann_publishes_to_bob(bridge, sfu, outbox, m0="audio", m1="video", m2="screen")
+    shown = view(tile("ann", 160, 90), tile("ann", 160, 90, kind="screen"))
+    reply = await ask(bridge, outbox, "bob", "sfu_view", shown)
+    assert reply["layers"] == [
+        {"participantId": "ann", "kind": "video", "layer": "low", "paused": False},
+        {"participantId": "ann", "kind": "screen", "layer": None, "paused": False},
+    ]
+    hidden = view(tile("ann", 160, 90), tile("ann", 0, 0, kind="screen"))
+    await ask(bridge, outbox, "bob", "sfu_view", hidden)
+    await ask(bridge, outbox, "bob", "sfu_view", shown)
+    assert configured(sfu) == [
+        (sid("bob"), [StreamSetting("1", LOW)]),
+        (sid("bob"), [StreamSetting("2", paused=True)]),
+        (sid("bob"), [StreamSetting("2", paused=False)]),
+    ]
+
+
+async def test_an_m_line_that_carries_another_stream_starts_from_the_default(bridge, sfu, outbox):
+    await ann_publishes_to_bob(bridge, sfu, outbox)
+    small = view(tile("ann", 160, 90), tile("dan", 160, 90))
+    await ask(bridge, outbox, "bob", "sfu_view", small)
+    assert configured(sfu) == [(sid("bob"), [StreamSetting("1", LOW)])]
+    # Dan publishes a camera: Bob's subscription grows by an m-line, set at once.
+    sfu.kinds[sid("dan")] = {"1": FeedKind.VIDEO}
+    bridge.joined(REF, "dan", may_publish=True)
+    room = SfuRoom("node-1", REF.meeting_id)
+    sfu.emit_feeds(room, sid("dan"))
+    await idle(bridge, sfu)
+    assert configured(sfu)[-1] == (sid("bob"), [StreamSetting("2", LOW)])
+    # The SFU offers Dan's camera on m-line 1, where Ann's was (she is gone): the SFU starts
+    # that m-line over at its default, so Salon sets it again though it had set "1" to low.
+    handle = bridge._rooms[REF.meeting_id].members["bob"].subscriber
+    assert handle is not None
+    offer = SessionDescription(SdpType.OFFER, OFFER.replace("o=- 1", "o=- 3"))
+    reused = (SubscribedStream("1", sid("dan"), "1", FeedKind.VIDEO),)
+    sfu.hub.emit(SubscriptionOffer(handle, offer, reused))
+    await idle(bridge, sfu)
+    assert configured(sfu)[-1] == (sid("bob"), [StreamSetting("1", LOW)])
+    assert len(configured(sfu)) == 3
+    assert outbox.of("bob", "sfu_offer")[-1]["streams"] == [
+        {"mid": "1", "participantId": "dan", "kind": "video"}
+    ]
+
+
+async def test_a_new_subscription_gets_the_layers_of_the_view_again(bridge, sfu, outbox):
+    await ann_publishes_to_bob(bridge, sfu, outbox)
+    await ask(bridge, outbox, "bob", "sfu_view", view(tile("ann", 160, 90)))
+    await ask(bridge, outbox, "bob", "sfu_subscribe")  # a new connection
+    assert configured(sfu) == [(sid("bob"), [StreamSetting("1", LOW)])] * 2
+    assert sfu.names()[-3:] == ["leave", "subscribe", "configure_subscription"]
+
+
+async def test_a_failed_change_is_tried_again_with_the_next_view(bridge, sfu, outbox):
+    await ann_publishes_to_bob(bridge, sfu, outbox)
+    sfu.fail_next("configure_subscription", SfuUnavailable(detail="janus 458"))
+    failed = await ask(bridge, outbox, "bob", "sfu_view", view(tile("ann", 160, 90)))
+    assert failed["error"]["code"] == "sfu_unavailable"
+    again = await ask(bridge, outbox, "bob", "sfu_view", view(tile("ann", 160, 90)))
+    assert again["layers"][0]["layer"] == "low"
+    assert configured(sfu) == [(sid("bob"), [StreamSetting("1", LOW)])] * 2
+
+
+async def test_the_policy_is_asked_again_when_a_hold_ends(sfu, outbox):
+    bridge = SfuBridge(sfu, outbox.post, layer_rules=LayerRules(recover_after=0.2))
+    try:
+        await ann_publishes_to_bob(bridge, sfu, outbox)
+        large = tile("ann", 1280, 720)
+        await ask(bridge, outbox, "bob", "sfu_view", view(large, bandwidth=400_000))
+        # The estimate recovers at once, but the stream stays down until the hold ends ...
+        held = await ask(bridge, outbox, "bob", "sfu_view", view(large, bandwidth=5_000_000))
+        assert held["layers"][0]["layer"] == "medium"
+        assert configured(sfu) == [(sid("bob"), [StreamSetting("1", MEDIUM)])]
+        # ... and then climbs without another view from the browser.
+        async with asyncio.timeout(5):
+            while len(configured(sfu)) < 2:
+                await asyncio.sleep(0.02)
+        assert configured(sfu)[1] == (sid("bob"), [StreamSetting("1", HIGH)])
+    finally:
+        await bridge.close()
+
+
+async def test_leaving_stops_the_policy_s_timer(sfu, outbox):
+    bridge = SfuBridge(sfu, outbox.post, layer_rules=LayerRules(recover_after=0.1))
+    try:
+        await ann_publishes_to_bob(bridge, sfu, outbox)
+        await ask(bridge, outbox, "bob", "sfu_view", view(tile("ann", 1280, 720), bandwidth=1))
+        member = bridge._rooms[REF.meeting_id].members["bob"]
+        assert member.wake is not None
+        bridge.left(REF, "bob")
+        await idle(bridge, sfu)
+        assert member.wake is None
+        await asyncio.sleep(0.2)
+        await idle(bridge, sfu)
+        assert len(configured(sfu)) == 1
+    finally:
+        await bridge.close()
+
+
 # --- the room engine's part ----------------------------------------------------------------
 
 
@@ -789,6 +1003,10 @@ _SFU_GOOD: dict[str, list[dict[str, Any]]] = {
         {"target": "subscriber", "candidate": {"candidate": "", "sdpMLineIndex": 0}},
     ],
     "sfu_unpublish": [{}],
+    "sfu_view": [
+        {"tiles": []},
+        {"tiles": [tile("p1", 640, 360), tile("p1", 0, 0, "screen", False)], "loss": 0.5},
+    ],
 }
 _SFU_BAD: dict[str, list[tuple[dict[str, Any], str]]] = {
     "sfu_publish": [
@@ -815,6 +1033,12 @@ _SFU_BAD: dict[str, list[tuple[dict[str, Any], str]]] = {
         ),
     ],
     "sfu_unpublish": [({"now": True}, "now")],
+    "sfu_view": [
+        ({}, "tiles"),
+        ({"tiles": [tile("p1", -1, 10)]}, "tiles.0.width"),
+        ({"tiles": [tile("p1", 10, 10), tile("p1", 20, 20)]}, "tiles"),
+        ({"tiles": [], "bandwidth": -5}, "bandwidth"),
+    ],
 }
 
 
@@ -893,6 +1117,51 @@ async def test_a_viewer_cannot_publish_in_a_group_room(clients, services, clock,
 async def test_sfu_messages_need_a_room(clients, fake_sfu):
     client = await clients()
     assert error_code(await client.call("sfu_subscribe")) == "not_in_room"
+
+
+async def test_a_bad_view_changes_nothing_and_a_good_one_sets_layers(
+    clients, services, clock, server: RunningServer, fake_sfu
+):
+    fake_sfu.simulcast = True
+    room = make_room(services, clock, mode=RoomMode.GROUP)
+    host, guest = await clients(), await clients()
+    host_id = (await host.join(room.room_name, room.host_key))["self"]["id"]
+    guest_id = (await guest.join(room.room_name))["self"]["id"]
+    assert (await guest.call("sfu_subscribe"))["ok"]
+    assert (await host.call("sfu_publish", publish_payload(m0="audio", m1="video")))["ok"]
+    await guest.next("sfu_offer")
+
+    bad_views = [
+        view(tile(host_id, -1, 90)),
+        view(tile(host_id, 160, 90), tile(host_id, 1280, 720)),
+        view(*(tile(f"p{n}", 1, 1) for n in range(401))),
+        view(tile(host_id, 160, 90), loss=2),
+        view(tile(host_id, 160, 90), bandwidth="lots"),
+        {"tiles": [tile(host_id, 160, 90)], "layer": "low"},
+    ]
+    for bad in bad_views:
+        assert error_code(await guest.call("sfu_view", bad)) == "invalid_message"
+    # Without an acknowledgement, the refusal comes as an error event.
+    await guest.sio.emit("sfu_view", bad_views[0])
+    error = await guest.next("error")
+    assert (error["code"], error["event"]) == ("invalid_message", "sfu_view")
+    await guest.settle()
+    assert "configure_subscription" not in fake_sfu.names()
+
+    good = await guest.call("sfu_view", view(tile(host_id, 160, 90), loss=0.01))
+    assert good == {
+        "ok": True,
+        "layers": [{"participantId": host_id, "kind": "video", "layer": "low", "paused": False}],
+    }
+    assert configured(fake_sfu) == [(sid(guest_id), [StreamSetting("1", LOW)])]
+    # A viewer receives, so it may say how it shows what it receives; one who left may not.
+    vic = await clients()
+    await vic.join(room.room_name, room.viewer_key)
+    assert (await vic.call("sfu_subscribe"))["streams"]
+    shown = await vic.call("sfu_view", view(tile(host_id, 1280, 720, visible=False)))
+    assert shown["ok"] and shown["layers"][0]["paused"] is True
+    assert (await host.call("leave"))["ok"]
+    assert error_code(await host.call("sfu_view", view())) == "not_in_room"
 
 
 async def test_group_media_through_signaling_from_join_to_idle(

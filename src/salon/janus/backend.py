@@ -56,6 +56,7 @@ from salon.media.sfu import (
     SfuNode,
     SfuParticipant,
     SfuRoom,
+    StreamSetting,
     Subscription,
     SubscriptionOffer,
     check_id,
@@ -376,6 +377,18 @@ class JanusBackend:
         if reply.jsep is not None:
             offer, streams = translate.subscription_of(reply)
             self._hub.emit(SubscriptionOffer(handle, offer, streams))
+
+    async def configure_subscription(
+        self, handle: MediaHandle, streams: Sequence[StreamSetting]
+    ) -> None:
+        """Sets the layer and pausing of m-lines of a subscription (Janus's ``configure`` with
+        ``streams``); a layer change takes effect at the stream's next keyframe, which Janus
+        asks the publisher for."""
+        handle = self._own(handle, HandleRole.SUBSCRIBER)
+        if not streams:
+            return
+        reply = await self._request(translate.configure_subscription(handle.handle_id, streams))
+        translate.configured(reply)
 
     async def start_subscription(self, handle: MediaHandle, answer: SessionDescription) -> None:
         handle = self._own(handle, HandleRole.SUBSCRIBER)

@@ -567,6 +567,10 @@ class SfuPool:
         backend = self._node_backend(handle.room.node_id)
         await backend.update_subscription(handle, add=add, remove=remove)
 
+    async def configure_subscription(self, handle: MediaHandle, streams: Sequence[Any]) -> None:
+        """Passes the stream settings on to the node the handle is on."""
+        await self._node_backend(handle.room.node_id).configure_subscription(handle, streams)
+
     async def start_subscription(self, handle: MediaHandle, answer: SessionDescription) -> None:
         await self._node_backend(handle.room.node_id).start_subscription(handle, answer)
 

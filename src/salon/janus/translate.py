@@ -43,6 +43,7 @@ from salon.media.sfu import (
     SfuEvent,
     SfuParticipant,
     SfuRoom,
+    StreamSetting,
     SubscribedStream,
     SubscriptionOffer,
     TalkingChanged,
@@ -60,6 +61,8 @@ __all__ = [
     "check",
     "claim_session",
     "configure",
+    "configure_subscription",
+    "configured",
     "create_room",
     "create_session",
     "created_room",
@@ -482,6 +485,20 @@ def update_subscription(
     return _message(handle_id, body)
 
 
+def configure_subscription(handle_id: int, streams: Sequence[StreamSetting]) -> JanusMessage:
+    """A subscriber's ``configure`` with one entry per m-line: ``substream`` picks the
+    simulcast layer (0 is the lowest), ``send`` false pauses the m-line, true resumes it."""
+    entries = []
+    for setting in streams:
+        entry: dict[str, Any] = {"mid": setting.mid}
+        if setting.layer is not None:
+            entry["substream"] = int(setting.layer)
+        if setting.paused is not None:
+            entry["send"] = not setting.paused
+        entries.append(entry)
+    return _message(handle_id, {"request": "configure", "streams": entries})
+
+
 def start_subscription(handle_id: int, answer: SessionDescription) -> JanusMessage:
     return _message(handle_id, {"request": "start"}, answer)
 
@@ -592,6 +609,13 @@ def participants_of(message: JanusMessage, *, hidden: str) -> tuple[SfuParticipa
             )
         )
     return tuple(out)
+
+
+def configured(message: JanusMessage) -> None:
+    """Checks the reply to a subscriber's ``configure``: ``SfuError`` unless it took it."""
+    data = _data(message, "event")
+    if data.get("configured") != "ok":
+        raise _bad(f"expected configured ok, got {data!r}")
 
 
 def _description(jsep: Mapping[str, Any] | None, expected: SdpType) -> SessionDescription:

@@ -26,6 +26,8 @@ and subscriber::
     subscription = await sfu.subscribe(room, participant_id, [FeedSelection(publisher_id)])
     # send subscription.offer to the browser, then
     await sfu.start_subscription(subscription.handle, answer)
+    # as the browser draws the stream smaller (salon.media.layers decides), no renegotiation:
+    await sfu.configure_subscription(subscription.handle, [StreamSetting("1", SimulcastLayer.LOW)])
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ __all__ = [
     "SfuParticipant",
     "SfuRoom",
     "SimulcastLayer",
+    "StreamSetting",
     "SubscribedStream",
     "Subscription",
     "SubscriptionOffer",
@@ -237,6 +240,25 @@ class FeedSelection:
     publisher_id: str
     mid: str | None = None
     layer: SimulcastLayer | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSetting:
+    """How one m-line of a subscription (``mid`` in the SFU's offer) carries its stream from
+    now on: in which simulcast ``layer`` (a stream without layers ignores it), and whether it
+    is ``paused`` (nothing forwarded) or not. None leaves that part as it is."""
+
+    mid: str
+    layer: SimulcastLayer | None = None
+    paused: bool | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.mid, str) or not 1 <= len(self.mid) <= 64:
+            raise ValueError("a stream's mid is 1-64 characters")
+        if self.layer is None and self.paused is None:
+            raise ValueError("a stream setting changes the layer, pausing, or both")
+        if self.layer is not None and not isinstance(self.layer, SimulcastLayer):
+            raise ValueError(f"layer must be a SimulcastLayer, not {self.layer!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -442,6 +464,14 @@ class SfuBackend(Protocol):
         remove: Sequence[FeedSelection] = (),
     ) -> None:
         """Adds and removes feeds; the SFU's new offer comes as a ``SubscriptionOffer`` event."""
+        ...
+
+    async def configure_subscription(
+        self, handle: MediaHandle, streams: Sequence[StreamSetting]
+    ) -> None:
+        """Changes the simulcast layer, or pauses or resumes, streams of a subscription, by
+        their m-line; no renegotiation. ``SfuRefused(NO_SUCH_FEED)`` for a mid it does not
+        have."""
         ...
 
     async def start_subscription(self, handle: MediaHandle, answer: SessionDescription) -> None:

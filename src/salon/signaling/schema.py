@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from salon.errors import FieldProblem, InvalidInput
+from salon.media.layers import MAX_TILE_PIXELS
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
@@ -54,7 +55,9 @@ __all__ = [
     "SfuPublishMessage",
     "SfuSubscribeMessage",
     "SfuUnpublishMessage",
+    "SfuViewMessage",
     "SignalMessage",
+    "ViewTile",
     "message_size",
     "parse",
 ]
@@ -293,12 +296,50 @@ class SfuUnpublishMessage(_Message):
     pass
 
 
+# Every camera and screen of a full group room (200 people) fits; a receive estimate above
+# 10 Gbit/s is not one.
+MAX_VIEW_TILES = 400
+MAX_BANDWIDTH_BPS = 10_000_000_000
+
+
+class ViewTile(_Message):
+    """Where the browser draws one stream it receives: whose (``participantId``), which
+    (``kind``), at what size in device pixels, and whether any of it can be seen."""
+
+    participantId: Id
+    kind: Literal["video", "screen"]
+    width: Annotated[StrictInt, Field(ge=0, le=MAX_TILE_PIXELS)]
+    height: Annotated[StrictInt, Field(ge=0, le=MAX_TILE_PIXELS)]
+    visible: StrictBool = True
+
+
+class SfuViewMessage(_Message):
+    """How the subscriber shows what it receives, and how its receiving path fares: the SFU
+    picks each stream's simulcast layer from it (``salon.media.layers``)."""
+
+    tiles: Annotated[list[ViewTile], Field(max_length=MAX_VIEW_TILES)]
+    bandwidth: Annotated[StrictInt, Field(ge=0, le=MAX_BANDWIDTH_BPS)] | None = None
+    loss: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
+
+    @field_validator("tiles")
+    @classmethod
+    def _one_per_stream(cls, value: list[ViewTile]) -> list[ViewTile]:
+        seen: set[tuple[str, str]] = set()
+        for tile in value:
+            key = (tile.participantId, tile.kind)
+            if key in seen:
+                raise ValueError(f"names the {tile.kind} of {tile.participantId} twice")
+            seen.add(key)
+        return value
+
+
 SfuMessage = (
     SfuPublishMessage
     | SfuSubscribeMessage
     | SfuAnswerMessage
     | SfuCandidateMessage
     | SfuUnpublishMessage
+    | SfuViewMessage
 )
 
 
@@ -342,6 +383,7 @@ MODELS: dict[str, type[ClientMessage]] = {
     "sfu_answer": SfuAnswerMessage,
     "sfu_candidate": SfuCandidateMessage,
     "sfu_unpublish": SfuUnpublishMessage,
+    "sfu_view": SfuViewMessage,
 }
 
 _MESSAGES = {

@@ -1,7 +1,7 @@
 """Group rooms' media: Salon's signaling on one side, an ``SfuBackend`` on the other.
 
 Browsers in a group room never speak the SFU's API. They send ``sfu_publish``,
-``sfu_subscribe``, ``sfu_answer``, ``sfu_candidate`` and ``sfu_unpublish`` to Salon
+``sfu_subscribe``, ``sfu_answer``, ``sfu_candidate``, ``sfu_unpublish`` and ``sfu_view`` to Salon
 (docs/signaling.md, "Group rooms (SFU)"); the signaling shell checks with the room engine that
 they may (viewers never publish), and hands the request to this bridge, which makes the SFU
 calls and answers. The bridge in turn relays what the SFU says: a renegotiated subscription
@@ -14,6 +14,14 @@ grant (made at the first ``sfu_publish``, so a viewer never has one), a publishe
 subscriber handle. Each participant subscribes to every stream the others publish; as
 ``FeedsPublished`` events arrive, subscriptions grow (``update_subscription``), and the SFU's
 new offer reaches the browser as ``sfu_offer``.
+
+Simulcast layers. ``sfu_view`` says how large the browser draws each stream it receives and
+how its receiving path fares. Each subscriber has a ``LayerPolicy`` (``salon.media.layers``,
+sans-I/O) that turns the latest view into a layer (or a pause) per video m-line; the bridge
+calls ``configure_subscription`` only for the m-lines whose choice differs from what the SFU
+was last told, runs the policy again whenever the subscription's streams change, and once more
+when the policy says a hold ends (``LayerPlan.wake_at``). An m-line the SFU reuses for another
+stream starts again from the SFU's default (the high layer, not paused).
 
 Ordering. Every SFU call of a room runs on that room's own queue, one at a time, in the order
 the room decided them (the shell submits while it holds the room's lock, and submitting only
@@ -36,6 +44,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -53,6 +62,15 @@ from salon.errors import (
     SfuUnavailable,
 )
 from salon.janus.pool import RoomMoved, RoomStranded
+from salon.media.layers import (
+    DEFAULT_CHOICE,
+    FeedView,
+    LayerChoice,
+    LayerPolicy,
+    LayerRules,
+    NetworkFacts,
+    Tile,
+)
 from salon.media.sfu import (
     FeedKind,
     FeedSelection,
@@ -73,6 +91,7 @@ from salon.media.sfu import (
     SfuBackend,
     SfuEvent,
     SfuRoom,
+    StreamSetting,
     SubscribedStream,
     SubscriptionOffer,
     TalkingChanged,
@@ -85,6 +104,7 @@ from salon.signaling.schema import (
     SfuPublishMessage,
     SfuSubscribeMessage,
     SfuUnpublishMessage,
+    SfuViewMessage,
 )
 
 __all__ = ["Post", "RoomRef", "SfuBridge", "sfu_participant_id"]
@@ -138,6 +158,14 @@ class _Pool(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class _View:
+    """A subscriber's latest ``sfu_view``: its tiles by (participant id, kind), its network."""
+
+    tiles: dict[tuple[str, str], Tile]
+    network: NetworkFacts
+
+
 @dataclass(slots=True)
 class _Member:
     """One participant's media on the SFU."""
@@ -154,6 +182,14 @@ class _Member:
     receiving: set[tuple[str, str]] = field(default_factory=set)
     # The subscriber offer the browser has not answered yet (sent again after a resume).
     unanswered: dict[str, Any] | None = None
+    # What each m-line of the subscription carries now (from the SFU's latest offer).
+    streams: dict[str, SubscribedStream] = field(default_factory=dict)
+    # Simulcast layers: the latest view, the policy that reads it, what the SFU was told per
+    # m-line (absent: the SFU's default), and the timer that asks the policy again.
+    view: _View | None = None
+    layers: LayerPolicy[str] = field(default_factory=LayerPolicy)
+    applied: dict[str, LayerChoice] = field(default_factory=dict)
+    wake: asyncio.TimerHandle | None = None
 
 
 @dataclass(slots=True)
@@ -220,10 +256,15 @@ class SfuBridge:
         post: Post,
         *,
         max_publishers: int = CAPACITY["group"].people,
+        layer_rules: LayerRules | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sfu = sfu
         self._post = post
         self._max_publishers = max_publishers
+        self._layer_rules = layer_rules or LayerRules()
+        # Seconds, for the layer policy's holds (any monotonic clock).
+        self._clock = clock
         self._rooms: dict[str, _RoomMedia] = {}
         self._events: asyncio.Task[None] | None = None
         self._closing = False
@@ -313,6 +354,9 @@ class SfuBridge:
     async def close(self) -> None:
         """Stops the bridge's tasks (the server is stopping); SFU rooms are left as they are."""
         self._closing = True
+        for media in self._rooms.values():
+            for member in media.members.values():
+                _stop_waking(member)
         tasks = [m.worker for m in self._rooms.values() if m.worker is not None]
         if self._events is not None:
             tasks.append(self._events)
@@ -425,6 +469,7 @@ class SfuBridge:
                 subscriber = media.members.get(pid) if pid is not None else None
                 if pid is not None and subscriber is not None and subscriber.subscriber == handle:
                     self._offer(media, pid, subscriber, offer, streams)
+                    await self._layers_quietly(media, pid, subscriber)
             case TalkingChanged(participant_id=sfu_id, talking=True):
                 pid = _salon_id(sfu_id)
                 if pid is not None and pid in media.members:
@@ -462,8 +507,12 @@ class SfuBridge:
         media.room = room
         return room
 
+    def _new_member(self, may_publish: bool) -> _Member:
+        return _Member(may_publish, layers=LayerPolicy(self._layer_rules))
+
     async def _join(self, media: _RoomMedia, pid: str, may_publish: bool) -> None:
-        media.members.setdefault(pid, _Member(may_publish))
+        if pid not in media.members:
+            media.members[pid] = self._new_member(may_publish)
         media.closed = False
         if self._sfu is not None:
             await self._room(media)
@@ -509,6 +558,16 @@ class SfuBridge:
                     handle, member.publisher = member.publisher, None
                     await sfu.leave(handle)
                 return {"ok": True}
+            case SfuViewMessage():
+                member.view = _View(
+                    {
+                        (t.participantId, t.kind): Tile(t.width, t.height, t.visible)
+                        for t in message.tiles
+                    },
+                    NetworkFacts(message.bandwidth, message.loss),
+                )
+                await self._apply_layers(media, pid, member)
+                return {"ok": True, "layers": self._layers_of(media, member)}
 
     async def _publish(
         self, media: _RoomMedia, pid: str, member: _Member, message: SfuPublishMessage
@@ -559,6 +618,7 @@ class SfuBridge:
             old, member.subscriber = member.subscriber, None
             member.receiving = set()
             member.unanswered = None
+            self._forget_layers(member)
             await sfu.leave(old)
         member.wants_streams = True
         await self._room(media)
@@ -566,6 +626,8 @@ class SfuBridge:
         if offered is None:
             # Nobody publishes yet: the offer comes as sfu_offer when someone does.
             return {"ok": True, "description": None, "streams": []}
+        # A view sent for the subscription this one replaces holds for it too.
+        await self._layers_quietly(media, pid, member)
         return {"ok": True, **offered}
 
     async def _start_subscription(
@@ -596,6 +658,8 @@ class SfuBridge:
                 wanted = [(p, mid) for p, mid in wanted if p in publishing]
         member.subscriber = subscription.handle
         member.receiving = set(wanted)
+        self._forget_layers(member)
+        member.streams = {s.mid: s for s in subscription.streams}
         offered = {
             "description": _description(subscription.offer),
             "streams": _streams(subscription.streams),
@@ -621,6 +685,7 @@ class SfuBridge:
                     offered = await self._start_subscription(media, pid, member)
                     if offered is not None:
                         self._post(media.ref, pid, "sfu_offer", offered)
+                        await self._layers_quietly(media, pid, member)
                     continue
                 new = [
                     (publisher, feed.mid)
@@ -651,6 +716,99 @@ class SfuBridge:
         offered = {"description": _description(offer), "streams": _streams(streams)}
         member.unanswered = offered
         self._post(media.ref, pid, "sfu_offer", offered)
+        # An m-line that now carries another stream (or none) is back to the SFU's default.
+        now = {stream.mid: stream for stream in streams}
+        for mid, before in member.streams.items():
+            after = now.get(mid)
+            if after is None or (after.publisher_id, after.feed_mid) != (
+                before.publisher_id,
+                before.feed_mid,
+            ):
+                member.applied.pop(mid, None)
+                member.layers.forget(mid)
+        member.streams = now
+
+    # --- simulcast layers -----------------------------------------------------------------
+
+    def _forget_layers(self, member: _Member) -> None:
+        """A new subscription (or none): the SFU holds no choices for it yet. The view stays:
+        it describes the browser's tiles, not a connection."""
+        _stop_waking(member)
+        member.streams = {}
+        member.applied = {}
+        member.layers = LayerPolicy(self._layer_rules)
+
+    async def _apply_layers(self, media: _RoomMedia, pid: str, member: _Member) -> None:
+        """Runs ``pid``'s layer policy on its latest view and tells the SFU what changed."""
+        view, handle = member.view, member.subscriber
+        if view is None or handle is None:
+            return
+        feeds: dict[str, FeedView] = {}
+        for mid, stream in member.streams.items():
+            publisher = _salon_id(stream.publisher_id)
+            if stream.kind is FeedKind.AUDIO or publisher is None:
+                continue
+            simulcast = any(
+                f.mid == stream.feed_mid and f.simulcast for f in media.feeds.get(publisher, ())
+            )
+            tile = view.tiles.get((publisher, stream.kind.value))
+            feeds[mid] = FeedView(tile, simulcast=simulcast)
+        now = self._clock()
+        plan = member.layers.decide(feeds, view.network, now=now)
+        settings = []
+        for mid, choice in plan.choices.items():
+            before = member.applied.get(mid, DEFAULT_CHOICE)
+            layer = choice.layer if feeds[mid].simulcast and choice.layer != before.layer else None
+            paused = choice.paused if choice.paused != before.paused else None
+            if layer is not None or paused is not None:
+                settings.append(StreamSetting(mid, layer, paused))
+        _stop_waking(member)
+        if plan.wake_at is not None and not self._closing:
+            delay = max(0.0, plan.wake_at - now)
+            member.wake = asyncio.get_running_loop().call_later(
+                delay, lambda: self._submit(media, partial(self._rethink_layers, media, pid))
+            )
+        if settings:
+            await self._backend().configure_subscription(handle, settings)
+            for setting in settings:
+                member.applied[setting.mid] = plan.choices[setting.mid]
+
+    async def _layers_quietly(self, media: _RoomMedia, pid: str, member: _Member) -> None:
+        """``_apply_layers`` where a failure must not fail what called it (a subscription
+        that changed): the next view tries again."""
+        try:
+            await self._apply_layers(media, pid, member)
+        except SfuRoomNotFound:
+            raise
+        except SfuError as exc:
+            log.info("could not set a subscriber's layers: %s", exc.code)
+
+    async def _rethink_layers(self, media: _RoomMedia, pid: str) -> None:
+        member = media.members.get(pid)
+        if member is not None:
+            member.wake = None
+            await self._layers_quietly(media, pid, member)
+
+    def _layers_of(self, media: _RoomMedia, member: _Member) -> list[dict[str, Any]]:
+        """What each video m-line of the subscription is forwarded as now."""
+        out: list[dict[str, Any]] = []
+        for mid, stream in member.streams.items():
+            publisher = _salon_id(stream.publisher_id)
+            if stream.kind is FeedKind.AUDIO or publisher is None:
+                continue
+            choice = member.applied.get(mid, DEFAULT_CHOICE)
+            simulcast = any(
+                f.mid == stream.feed_mid and f.simulcast for f in media.feeds.get(publisher, ())
+            )
+            out.append(
+                {
+                    "participantId": publisher,
+                    "kind": stream.kind.value,
+                    "layer": choice.layer.name.lower() if simulcast else None,
+                    "paused": choice.paused,
+                }
+            )
+        return out
 
     async def _resend_offer(self, media: _RoomMedia, pid: str) -> None:
         member = media.members.get(pid)
@@ -660,6 +818,8 @@ class SfuBridge:
     async def _leave(self, media: _RoomMedia, pid: str) -> None:
         member = media.members.pop(pid, None)
         media.feeds.pop(pid, None)
+        if member is not None:
+            _stop_waking(member)
         if member is None or self._sfu is None:
             return
         for handle in (member.publisher, member.subscriber):
@@ -700,6 +860,7 @@ class SfuBridge:
             member.wants_streams = False
             member.receiving = set()
             member.unanswered = None
+            self._forget_layers(member)
         if tell:
             self._post(media.ref, None, "sfu_reset", {})
 
@@ -715,6 +876,12 @@ def _room_of(event: SfuEvent) -> SfuRoom | None:
             return None
         case _:
             return event.room
+
+
+def _stop_waking(member: _Member) -> None:
+    if member.wake is not None:
+        member.wake.cancel()
+        member.wake = None
 
 
 @contextlib.contextmanager

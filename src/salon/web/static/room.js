@@ -544,6 +544,10 @@ function createTile(spec) {
     h("span", { class: "name" }, spec.name),
     h("span", { class: "tile-status" })));
   if (spec.mine && spec.kind === "camera") video.classList.add("mirror");
+  if (!spec.mine) {
+    // In a group room, the tile's size picks the layer of their video the server forwards.
+    room.watchVideoTile(video, spec.participantId, spec.kind === "screen" ? "screenshare" : "camera");
+  }
   return tile;
 }
 

@@ -251,13 +251,22 @@ export class SalonClient {
    */
   #constraints(kind) {
     const deviceId = kind === "audio" ? this.devices.audioDeviceId : this.devices.videoDeviceId;
-    // Four people in a mesh send three streams each: a modest resolution keeps it smooth.
     /** @type {MediaTrackConstraints} */
     const constraints =
-      kind === "video" ? { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24 } }
-        : { echoCancellation: true, noiseSuppression: true };
+      kind === "video" ? this.#cameraSize() : { echoCancellation: true, noiseSuppression: true };
     if (deviceId) constraints.deviceId = { exact: deviceId };
     return constraints;
+  }
+
+  /**
+   * The camera's size. Four people in a mesh send three streams each: a modest resolution keeps
+   * it smooth. Through the SFU the camera is sent once, in three simulcast layers, and the
+   * browser makes three only from a picture of about 960x540 or more (two from 640x360).
+   * @returns {MediaTrackConstraints}
+   */
+  #cameraSize() {
+    const [width, height] = this.room?.mode === "group" ? [960, 540] : [640, 360];
+    return { width: { ideal: width }, height: { ideal: height }, frameRate: { ideal: 24 } };
   }
 
   /**
@@ -900,6 +909,9 @@ export class SalonClient {
       return;
     }
     this.sfu?.close();
+    // A camera opened before the join knew the room's mode: resize it for the SFU's layers.
+    this.#localTrack("video")?.applyConstraints(this.#cameraSize())
+      .catch((/** @type {unknown} */ err) => console.warn("Salon: camera size:", err));
     this.sfu = new SfuLink({
       iceServers: this.iceServers,
       iceTransportPolicy: this.iceTransportPolicy,

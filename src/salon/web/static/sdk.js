@@ -19,6 +19,7 @@
 // room app itself is built on this SDK.
 
 import { SalonClient } from "./salon-client.js";
+import { TileWatcher } from "./sfu-link.js";
 
 /** @typedef {import("./salon-client.js").Participant} Participant */
 /** @typedef {import("./salon-client.js").ChatMessage} ClientChatMessage */
@@ -326,6 +327,10 @@ export class RoomConnection {
       this.cached = null;
       this.listeners.notify(() => this.state);
     });
+    /** The elements showing remote videos (watchVideoTile), read by a group room's link. */
+    this.tiles = new TileWatcher();
+    // A group room's link is made at each join; it shows up with the first participant.
+    this.client.on("link_added", () => this.client.sfu?.useTiles(this.tiles));
     /** The same methods, to destructure: `const { joinRoom } = room.actions`. */
     this.actions = Object.freeze({
       joinRoom: this.joinRoom.bind(this),
@@ -453,6 +458,21 @@ export class RoomConnection {
 
   get isViewer() {
     return this.client.isViewer;
+  }
+
+  /**
+   * Says which element shows a remote participant's camera or screen share. In a group room
+   * the server then forwards their video in the simulcast layer the element's size needs
+   * (less bandwidth for small tiles) and pauses it while the element cannot be seen; the
+   * element is watched (size, device pixel ratio, on screen, page visible) until the
+   * returned function is called or it leaves the page. Peer-to-peer rooms ignore it.
+   * @param {Element} element
+   * @param {string} participantId
+   * @param {"camera" | "screenshare"} [kind]
+   * @returns {() => void}  stops watching the element
+   */
+  watchVideoTile(element, participantId, kind = "camera") {
+    return this.tiles.watch(element, participantId, kind === "screenshare" ? "screen" : "video");
   }
 
   // --- joining and leaving -------------------------------------------------------------------

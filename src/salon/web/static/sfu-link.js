@@ -20,6 +20,13 @@
 // getStats() holds only that participant's inbound streams. Chat has no data channel here
 // (`send` says false, so the client relays chat through the server).
 //
+// Layers. Each camera reaches the SFU in three simulcast layers; which one this side receives
+// is the server's choice (salon.media.layers), from what this side tells it with `sfu_view`:
+// how large it draws each stream (a TileWatcher watches the elements that show them: size in
+// device pixels, on screen or not, page hidden or not) and how its receiving path fares (the
+// subscriber's packet loss and, where the browser has one, its estimate of the bandwidth
+// available). A view goes out at most once a second, and only when it changed.
+//
 // Failures. `sfu_reset` (the room's media was lost with an SFU node and made again) starts both
 // connections over. A publisher whose ICE fails restarts ICE (a new offer, same connection); a
 // subscriber whose ICE fails subscribes afresh. After a signaling resume, whatever did not get
@@ -39,6 +46,18 @@ const SIMULCAST = [
   { rid: "l", maxBitrate: 100_000, scaleResolutionDownBy: 4 },
 ];
 const DISCONNECTED_GRACE_MS = 2500; // "disconnected" often heals alone; restart after this
+/** The least time between two views sent to the server. */
+const VIEW_INTERVAL_MS = 1000;
+/** How often the subscriber's statistics are read for loss and bandwidth. */
+const STATS_INTERVAL_MS = 2000;
+/** Loss goes to the server in whole percents; a bandwidth estimate once it moved by 15 %. */
+const LOSS_STEP = 0.01;
+const BANDWIDTH_CHANGE = 0.15;
+/** What sfu_view accepts (the server refuses more). */
+const MAX_TILES = 400;
+const MAX_TILE_PIXELS = 16_384;
+const MAX_BANDWIDTH = 10_000_000_000;
+const PARTICIPANT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** Request failures that mean the message may not have reached the server. */
 const LOST = new Set(["not_connected", "timeout"]);
 
@@ -98,6 +117,24 @@ export class SfuLink {
     this.subscriberQueue = Promise.resolve();
     /** @type {ReturnType<typeof setTimeout> | null} */
     this.restartTimer = null;
+    // Views (sfu_view): the tiles' watcher, the network as last sampled, what was last sent.
+    /** @type {TileWatcher | null} */
+    this.watcher = null;
+    /** @type {(() => void) | null} */
+    this.unwatchTiles = null;
+    /** @type {{loss?: number, bandwidth?: number}} */
+    this.network = {};
+    /** @type {{pc: RTCPeerConnection, lost: number, received: number} | null} */
+    this.counters = null;
+    /** @type {string | null} the last view the server took, as JSON */
+    this.lastView = null;
+    this.lastViewAt = -Infinity;
+    /** @type {ReturnType<typeof setTimeout> | null} */
+    this.viewTimer = null;
+    /** @type {ReturnType<typeof setInterval> | null} */
+    this.statsTimer = null;
+    /** How many views went to the server (diagnostics and tests). */
+    this.viewsSent = 0;
   }
 
   /** Publishes (unless a viewer) and subscribes. */
@@ -179,10 +216,30 @@ export class SfuLink {
     this.start();
   }
 
+  /**
+   * Reads the tiles `watcher` watches: from now on the server hears how this side shows each
+   * stream it receives and how its receiving path fares (sfu_view), so it forwards each
+   * camera in a layer that fits.
+   * @param {TileWatcher} watcher
+   */
+  useTiles(watcher) {
+    if (this.closed || this.watcher === watcher) return;
+    this.unwatchTiles?.();
+    this.watcher = watcher;
+    this.unwatchTiles = watcher.listen(() => this.#viewChanged());
+    if (this.statsTimer === null) {
+      this.statsTimer = setInterval(() => {
+        this.#sampleNetwork().catch((err) => console.warn("Salon: no receive statistics:", err));
+      }, STATS_INTERVAL_MS);
+    }
+    this.#viewChanged();
+  }
+
   /** After a signaling resume: redo whatever the drop may have swallowed. */
   resumed() {
     if (this.closed) return;
     this.resumes += 1;
+    if (this.lastView === null) this.#viewChanged();
     const failed = (/** @type {RTCPeerConnection | null} */ pc) =>
       !pc || pc.connectionState === "failed" || pc.connectionState === "closed";
     if (this.publish && (this.missed.publisher || failed(this.publisher))) this.#missed("publisher");
@@ -225,6 +282,9 @@ export class SfuLink {
     this.closed = true;
     this.generation += 1;
     if (this.restartTimer) clearTimeout(this.restartTimer);
+    if (this.viewTimer) clearTimeout(this.viewTimer);
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    this.unwatchTiles?.();
     this.#closePublisher();
     this.#closeSubscriber();
     for (const remote of this.remotes.values()) remote.quality = "closed";
@@ -419,6 +479,9 @@ export class SfuLink {
       console.warn("Salon: the SFU did not subscribe this side:", answer.error);
       return;
     }
+    // A new subscription on the server keeps the view it had; a view that did not get
+    // through goes again.
+    if (this.lastView === null) this.#viewChanged();
     // Null while nobody publishes: the offer comes as sfu_offer when someone does.
     if (answer.description) await this.#applyOffer(answer, generation);
   }
@@ -487,6 +550,77 @@ export class SfuLink {
       pc.close();
     }
     this.#placeTracks();
+  }
+
+  // --- views (simulcast layers) ----------------------------------------------------------
+
+  #viewChanged() {
+    if (this.closed || this.viewTimer !== null || !this.watcher) return;
+    const wait = Math.max(0, this.lastViewAt + VIEW_INTERVAL_MS - performance.now());
+    this.viewTimer = setTimeout(() => {
+      this.viewTimer = null;
+      this.#sendView();
+    }, wait);
+  }
+
+  async #sendView() {
+    if (this.closed || !this.watcher) return;
+    const view = { tiles: this.watcher.tiles().slice(0, MAX_TILES), ...this.network };
+    const json = JSON.stringify(view);
+    if (json === this.lastView) return;
+    this.lastView = json;
+    this.lastViewAt = performance.now();
+    this.viewsSent += 1;
+    const answer = await this.request("sfu_view", view);
+    if (!answer.ok && this.lastView === json) {
+      // Sent again at the next change, subscription or resume.
+      this.lastView = null;
+      if (!LOST.has(answer.error.code)) console.warn("Salon: the server did not take the view:", answer.error);
+    }
+  }
+
+  /** Reads the subscriber's loss (video, since the last reading) and bandwidth estimate. */
+  async #sampleNetwork() {
+    const pc = this.subscriber;
+    if (this.closed || !pc || pc.connectionState !== "connected") return;
+    const report = await pc.getStats();
+    let lost = 0;
+    let received = 0;
+    /** @type {string | null} */
+    let pairId = null;
+    report.forEach((/** @type {any} */ s) => {
+      if (s.type === "inbound-rtp" && s.kind === "video") {
+        lost += Math.max(0, s.packetsLost || 0);
+        received += s.packetsReceived || 0;
+      }
+      if (s.type === "transport" && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
+    });
+    const pair = pairId ? report.get(pairId) : null;
+    const before = this.counters;
+    this.counters = { pc, lost, received };
+    /** @type {{loss?: number, bandwidth?: number}} */
+    const network = {};
+    if (before && before.pc === pc) {
+      const newlyLost = Math.max(0, lost - before.lost);
+      const arrived = Math.max(0, received - before.received);
+      if (newlyLost + arrived > 0) {
+        const loss = newlyLost / (newlyLost + arrived);
+        network.loss = Math.min(1, Math.round(loss / LOSS_STEP) / Math.round(1 / LOSS_STEP));
+      } else if (this.network.loss !== undefined) {
+        network.loss = this.network.loss;
+      }
+    }
+    const estimate = pair?.availableIncomingBitrate;
+    if (typeof estimate === "number" && Number.isFinite(estimate) && estimate >= 0) {
+      const previous = this.network.bandwidth;
+      network.bandwidth = previous !== undefined &&
+        Math.abs(estimate - previous) <= previous * BANDWIDTH_CHANGE
+        ? previous : Math.min(MAX_BANDWIDTH, Math.round(estimate));
+    }
+    if (network.loss !== this.network.loss || network.bandwidth !== this.network.bandwidth) {
+      this.network = network;
+      this.#viewChanged();
+    }
   }
 
   // --- both ------------------------------------------------------------------------------
@@ -651,6 +785,137 @@ class RemoteStats {
     }
     return out;
   }
+}
+
+/**
+ * @typedef {object} WatchedTile
+ * @property {string} participantId
+ * @property {"video" | "screen"} kind
+ * @property {number} width   device pixels
+ * @property {number} height  device pixels
+ * @property {boolean} onScreen  some of it is in the viewport
+ */
+
+/**
+ * Watches the elements that show remote participants' videos: their size in device pixels
+ * (ResizeObserver, devicePixelRatio) and whether any of them can be seen (IntersectionObserver,
+ * the page's visibility). The SDK keeps one per room connection (`watchVideoTile`); a group
+ * room's SfuLink reads it for `sfu_view`. In a page without these observers it reports the
+ * size the elements had when they were first watched.
+ */
+export class TileWatcher {
+  constructor() {
+    /** @type {Map<Element, WatchedTile>} */
+    this.watched = new Map();
+    /** @type {Set<() => void>} */
+    this.listeners = new Set();
+    this.resizes = typeof ResizeObserver === "function"
+      ? new ResizeObserver((entries) => this.#resized(entries)) : null;
+    this.intersections = typeof IntersectionObserver === "function"
+      ? new IntersectionObserver((entries) => this.#intersected(entries)) : null;
+    globalThis.document?.addEventListener?.("visibilitychange", () => this.#changed());
+  }
+
+  /**
+   * Watches `element`, which shows `participantId`'s camera ("video") or screen ("screen").
+   * @param {Element} element
+   * @param {string} participantId
+   * @param {"video" | "screen"} kind
+   * @returns {() => void}  stops watching it
+   */
+  watch(element, participantId, kind) {
+    const rect = element.getBoundingClientRect();
+    const ratio = globalThis.devicePixelRatio || 1;
+    this.watched.set(element, { participantId, kind, width: pixels(rect.width * ratio),
+      height: pixels(rect.height * ratio), onScreen: true });
+    if (this.resizes) {
+      try {
+        this.resizes.observe(element, { box: "device-pixel-content-box" });
+      } catch {
+        this.resizes.observe(element); // a browser without device-pixel boxes
+      }
+    }
+    this.intersections?.observe(element);
+    this.#changed();
+    return () => this.unwatch(element);
+  }
+
+  /** @param {Element} element */
+  unwatch(element) {
+    if (!this.watched.delete(element)) return;
+    this.resizes?.unobserve(element);
+    this.intersections?.unobserve(element);
+    this.#changed();
+  }
+
+  /**
+   * Calls `listener` after any tile changed.
+   * @param {() => void} listener
+   * @returns {() => void}  stops listening
+   */
+  listen(listener) {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * The tiles as sfu_view carries them: one per participant and kind (the largest, when a
+   * stream is shown twice), hidden ones included (so the server may pause them).
+   * @returns {{participantId: string, kind: "video" | "screen", width: number, height: number, visible: boolean}[]}
+   */
+  tiles() {
+    const pageHidden = globalThis.document?.visibilityState === "hidden";
+    /** @type {Map<string, {participantId: string, kind: "video" | "screen", width: number, height: number, visible: boolean}>} */
+    const byStream = new Map();
+    for (const [element, tile] of [...this.watched]) {
+      if (element.isConnected === false) {
+        this.unwatch(element); // left the page without being unwatched
+        continue;
+      }
+      if (!PARTICIPANT_ID.test(tile.participantId)) continue; // not a participant's id
+      const visible = !pageHidden && tile.onScreen && tile.width > 0 && tile.height > 0;
+      const entry = { participantId: tile.participantId, kind: tile.kind, width: tile.width,
+        height: tile.height, visible };
+      const key = `${tile.kind}:${tile.participantId}`;
+      const other = byStream.get(key);
+      if (!other || (visible && !other.visible) ||
+          (visible === other.visible && entry.width * entry.height > other.width * other.height)) {
+        byStream.set(key, entry);
+      }
+    }
+    return [...byStream.values()];
+  }
+
+  /** @param {ResizeObserverEntry[]} entries */
+  #resized(entries) {
+    const ratio = globalThis.devicePixelRatio || 1;
+    for (const entry of entries) {
+      const tile = this.watched.get(entry.target);
+      if (!tile) continue;
+      const box = entry.devicePixelContentBoxSize?.[0];
+      tile.width = pixels(box ? box.inlineSize : entry.contentRect.width * ratio);
+      tile.height = pixels(box ? box.blockSize : entry.contentRect.height * ratio);
+    }
+    this.#changed();
+  }
+
+  /** @param {IntersectionObserverEntry[]} entries */
+  #intersected(entries) {
+    for (const entry of entries) {
+      const tile = this.watched.get(entry.target);
+      if (tile) tile.onScreen = entry.isIntersecting;
+    }
+    this.#changed();
+  }
+
+  #changed() {
+    for (const listener of this.listeners) listener();
+  }
+}
+
+/** @param {number} value  a size in device pixels, bounded as sfu_view wants it */
+function pixels(value) {
+  return Math.min(MAX_TILE_PIXELS, Math.max(0, Math.round(value || 0)));
 }
 
 /**
