@@ -69,6 +69,31 @@ def _nodes_in_use(person: Participant, janus: ExternalPool, veth: Veth) -> set[i
     return nodes
 
 
+def _meeting_on_one_node(
+    server: Salon, participants: Participants, janus: ExternalPool, veth: Veth
+) -> tuple[list[Participant], int]:
+    """Three people in a new group room, each decoding both others through one Janus node:
+    the people, and the index of that node."""
+    meeting = server.create_meeting(roomMode="group")
+    people = [
+        participants(meeting.host_room_url, "Hana"),
+        participants(meeting.room_url, "Gus"),
+        participants(meeting.room_url, "Ivo"),
+    ]
+    for person in people:
+        person.wait_screen("in_room")
+    hosts: set[int] = set()
+    for person in people:
+        hosts |= wait_until(
+            lambda p=person: _nodes_in_use(p, janus, veth),
+            90,
+            message=f"{person.name} to receive both others through Janus",
+        )
+    assert len(hosts) == 1, hosts
+    (host,) = hosts
+    return people, host
+
+
 def test_killing_the_meeting_s_janus_node_moves_every_page_to_the_other(
     tmp_path: Path,
     veth: Veth,
@@ -80,25 +105,8 @@ def test_killing_the_meeting_s_janus_node_moves_every_page_to_the_other(
     ) as janus:
         env = janus.env | {"SALON_TURN_MODE": "off"}
         with run_salon(tmp_path, env) as server:
-            meeting = server.create_meeting(roomMode="group")
-            people = [
-                participants(meeting.host_room_url, "Hana"),
-                participants(meeting.room_url, "Gus"),
-                participants(meeting.room_url, "Ivo"),
-            ]
-            for person in people:
-                person.wait_screen("in_room")
-
             # Everyone decodes everyone, all through the one node that has the room.
-            hosts: set[int] = set()
-            for person in people:
-                hosts |= wait_until(
-                    lambda p=person: _nodes_in_use(p, janus, veth),
-                    90,
-                    message=f"{person.name} to receive both others through Janus",
-                )
-            assert len(hosts) == 1, hosts
-            (host,) = hosts
+            people, host = _meeting_on_one_node(server, participants, janus, veth)
             survivor = 1 - host
             assert [janus.health(i).rooms for i in (host, survivor)] == [1, 0]
 
@@ -149,23 +157,7 @@ def test_salon_sfu_drain_move_takes_a_meeting_to_another_node(
     with external_pool(tmp_path / "janus", 2, media_address=veth.janus_address) as janus:
         env = janus.env | {"SALON_TURN_MODE": "off"}
         with run_salon(tmp_path, env) as server:
-            meeting = server.create_meeting(roomMode="group")
-            people = [
-                participants(meeting.host_room_url, "Hana"),
-                participants(meeting.room_url, "Gus"),
-                participants(meeting.room_url, "Ivo"),
-            ]
-            for person in people:
-                person.wait_screen("in_room")
-            hosts: set[int] = set()
-            for person in people:
-                hosts |= wait_until(
-                    lambda p=person: _nodes_in_use(p, janus, veth),
-                    90,
-                    message=f"{person.name} to receive both others through Janus",
-                )
-            assert len(hosts) == 1, hosts
-            (host,) = hosts
+            people, host = _meeting_on_one_node(server, participants, janus, veth)
             other = 1 - host
 
             asked_at = time.monotonic()
