@@ -24,15 +24,14 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.e2e import test_group_sfu as group_sfu
 from tests.e2e.conftest import Participants, Salon, run_salon
 from tests.e2e.polling import wait_until
 from tests.e2e.room_page import Participant
-from tests.e2e.test_group_sfu import quiet_veth_pair
 from tests.janus.external_pool import ExternalPool, external_pool
 from tests.janus.support import Veth
 from tests.support.process import salon
@@ -45,12 +44,8 @@ GOAL_S = 10.0
 BOUND_S = 30.0
 
 
-@pytest.fixture
-def veth() -> Iterator[Veth]:
-    if not Path("/usr/bin/janus").exists():
-        pytest.skip("Janus is not installed (apt-get install janus)")
-    with quiet_veth_pair() as pair:
-        yield pair
+# test_group_sfu's veth pair fixture, shared (assigned, so that pytest finds it here).
+veth = group_sfu.veth
 
 
 def _nodes_in_use(person: Participant, janus: ExternalPool, veth: Veth) -> set[int] | None:

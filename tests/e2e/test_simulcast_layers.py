@@ -19,23 +19,17 @@ Janus on one end of a veth pair made in this test's network namespace (``scripts
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from salon.clock import FakeClock
-from salon.services.container import Services, build_services
+from salon.services.container import Services
 from salon.services.meetings import RoomMode
-from tests.conftest import make_settings
+from tests.e2e import test_group_sfu as group_sfu
 from tests.e2e.conftest import Participants
 from tests.e2e.polling import wait_until
 from tests.e2e.room_page import Participant
-from tests.e2e.test_group_sfu import JanusSfu, quiet_veth_pair
-from tests.janus.support import Veth, connect, running_janus
+from tests.e2e.test_group_sfu import JanusSfu
 from tests.signaling.conftest import make_room
-from tests.support.server import RunningServer, https_server
 
 # What the page's SFU link sends (per rid) and receives (video inbound on the subscriber).
 _MEDIA = """
@@ -90,45 +84,12 @@ _TALLER_THAN_MEDIUM = 300
 _SHORTER_THAN_MEDIUM = 200
 
 
-@pytest.fixture
-def veth() -> Iterator[Veth]:
-    if not Path("/usr/bin/janus").exists():
-        pytest.skip("Janus is not installed (apt-get install janus)")
-    with quiet_veth_pair() as pair:
-        yield pair
-
-
-@pytest.fixture
-def services(tmp_path: Path) -> Iterator[Services]:
-    built = build_services(make_settings(tmp_path, turn_mode="off"), FakeClock())
-    yield built
-    built.close()
-
-
-@pytest.fixture
-def server(services: Services) -> Iterator[RunningServer]:
-    with https_server(services) as running:
-        yield running
-
-
-@pytest.fixture
-def janus_sfu(server: RunningServer, veth: Veth, tmp_path: Path) -> Iterator[JanusSfu]:
-    janus_running = running_janus(tmp_path / "janus", media_address=veth.janus_address)
-    janus = server.call(janus_running.__aenter__(), timeout=60)
-    try:
-
-        async def attach() -> Any:
-            backend = await connect(janus, keepalive_interval=5.0)
-            server.signaling.use_sfu(backend)
-            return backend
-
-        backend = server.call(attach(), timeout=30)
-        try:
-            yield JanusSfu(server, veth, janus, backend)
-        finally:
-            server.call(backend.close(), timeout=30)
-    finally:
-        server.call(janus_running.__aexit__(None, None, None), timeout=60)
+# The group-room fixtures of test_group_sfu (Salon's server in this process, Janus on a veth
+# pair), shared: assigned, not imported, so that pytest finds them here.
+veth = group_sfu.veth
+services = group_sfu.services
+server = group_sfu.server
+janus_sfu = group_sfu.janus_sfu
 
 
 def _media(person: Participant) -> dict[str, Any]:
