@@ -187,6 +187,7 @@ def test_external_turn_pool(tmp_path: Path):
     )
     assert (us.host, us.port, us.tls_ports, us.region) == ("2001:db8::1", 3479, (5350, 443), "us")
     assert settings.turn.secret_file == secret
+    assert settings.turn.region is None  # no region of its own: participants get the whole pool
     flag = load_settings(
         env={"SALON_DATA_DIR": str(tmp_path), "SALON_TURN_MODE": "external"}
         | {
@@ -196,6 +197,54 @@ def test_external_turn_pool(tmp_path: Path):
         flags={"turn_mode": "off"},
     )
     assert flag.turn.mode == "off" and flag.turn.servers == ()
+
+
+def test_the_nodes_turn_region(tmp_path: Path):
+    env = {"SALON_DATA_DIR": str(tmp_path), "SALON_TURN_SERVERS": "eu=turn-eu.example.com"}
+    assert load_settings(env=env | {"SALON_TURN_REGION": "eu-west-2"}).turn.region == "eu-west-2"
+    assert load_settings(env=env | {"SALON_TURN_REGION": ""}).turn.region is None
+    assert load_settings(env=env).turn.region is None
+
+
+LOOPBACK_PEERS = {"SALON_TURN_TEST_ALLOW_LOOPBACK_PEERS": "1"}
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},  # tests and bench/join.py: the defaults, on 127.0.0.1
+        {"SALON_HOST": "localhost"},
+        {"SALON_HOST": "::1"},
+        {"SALON_HOST": "127.0.0.1", "SALON_TURN_LISTENING_IPS": "127.0.0.2,::1"},
+    ],
+)
+def test_loopback_peers_are_allowed_when_only_this_machine_can_reach_salon_and_coturn(
+    tmp_path: Path, env: dict[str, str]
+):
+    settings = load_settings(env={"SALON_DATA_DIR": str(tmp_path), **LOOPBACK_PEERS, **env})
+    assert settings.turn.allow_loopback_peers
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"SALON_MODE": "production", "SALON_TURN_MODE": "embedded"},
+        {"SALON_HOST": "0.0.0.0"},  # coturn then listens everywhere too
+        {"SALON_HOST": "10.0.0.5"},
+        {"SALON_HOST": "meet.example.com"},
+        {"SALON_TURN_LISTENING_IPS": "127.0.0.1,10.0.0.5"},  # Salon on loopback, coturn not
+        {"SALON_HOST": "0.0.0.0", "SALON_TURN_LISTENING_IPS": "127.0.0.1"},  # coturn on loopback
+    ],
+)
+def test_loopback_peers_are_refused_where_others_could_reach_salon_or_coturn(
+    tmp_path: Path, env: dict[str, str]
+):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env={"SALON_DATA_DIR": str(tmp_path), **LOOPBACK_PEERS, **env})
+    message = caught.value.message
+    assert "SALON_TURN_TEST_ALLOW_LOOPBACK_PEERS is for tests only" in message
+    assert "listen on loopback addresses only" in message
+    assert "Remove SALON_TURN_TEST_ALLOW_LOOPBACK_PEERS" in message
 
 
 @pytest.mark.parametrize(
@@ -226,11 +275,11 @@ def test_external_turn_pool(tmp_path: Path):
         ({"SALON_TURN_CREDENTIAL_TTL": "30"}, "from 300 to 86400"),
         ({"SALON_TURN_USER_QUOTA": "0"}, "SALON_TURN_USER_QUOTA"),
         ({"SALON_TURN_REALM": "bad realm"}, "domain-like name"),
+        ({"SALON_TURN_REGION": "EU"}, "SALON_TURN_REGION='EU' must be a region label"),
+        ({"SALON_TURN_REGION": "eu west"}, "SALON_TURN_REGION"),
+        ({"SALON_TURN_REGION": "-eu"}, "a-z, 0-9 and '-'"),
+        ({"SALON_TURN_REGION": "x" * 33}, "1-32 characters"),
         ({"SALON_TURN_TEST_ALLOW_LOOPBACK_PEERS": "maybe"}, "must be 1 or 0"),
-        (
-            {"SALON_MODE": "production", "SALON_TURN_TEST_ALLOW_LOOPBACK_PEERS": "1"},
-            "is for tests only",
-        ),
         ({"SALON_PORT": "3478"}, "Salon (--port) and the embedded coturn would both listen"),
         (
             {"SALON_PORT": "443", "SALON_TURN_TLS_PORTS": "5349,443"},

@@ -92,6 +92,9 @@ class TurnSettings:
     mode: TurnMode = TurnMode.OFF
     # What participants are told, in every mode but off (embedded: the local coturn).
     servers: tuple[TurnServer, ...] = ()
+    # This Salon node's region: its participants get the servers labelled with it (all of
+    # them when none is, or when the node has no region).
+    region: str | None = None
     # The shared secret of TURN REST credentials (coturn's static-auth-secret), in a file.
     secret_file: Path = Path("turn.secret")
     credential_ttl_seconds: int = 3600
@@ -105,7 +108,8 @@ class TurnSettings:
     realm: str = "localhost"
     user_quota: int = 20
     total_quota: int = 1000
-    # Tests only (refused in production mode): loopback peers may be relayed to.
+    # Tests only (refused unless Salon and coturn listen on loopback alone): loopback peers
+    # may be relayed to.
     allow_loopback_peers: bool = False
     binary: str = "turnserver"
 
@@ -334,8 +338,9 @@ def _turn_binary(raw: str) -> str:
     return raw
 
 
+_REGION = r"[a-z0-9][a-z0-9-]{0,31}"
 _TURN_SERVER = re.compile(
-    r"(?:(?P<region>[a-z0-9][a-z0-9-]{0,31})=)?"
+    rf"(?:(?P<region>{_REGION})=)?"
     r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)"
     r"(?::(?P<port>\d{1,5})(?::(?P<tls>\d{1,5}(?:\+\d{1,5})*))?)?"
 )
@@ -372,6 +377,17 @@ def _turn_servers(raw: str) -> tuple[TurnServer, ...]:
     if not servers:
         raise ValueError(f"must name at least one TURN server, {example}")
     return tuple(servers)
+
+
+def _region(raw: str) -> str | None:
+    if not raw:
+        return None
+    if not re.fullmatch(_REGION, raw):
+        raise ValueError(
+            "must be a region label as in SALON_TURN_SERVERS: 1-32 characters a-z, 0-9 and '-', "
+            "starting with a letter or digit, e.g. eu"
+        )
+    return raw
 
 
 def _janus_mode(raw: str) -> JanusMode:
@@ -520,6 +536,15 @@ def _addresses_overlap(turn_ips: tuple[str, ...], host: str) -> bool:
     return ip.is_unspecified or str(ip) in turn_ips
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # another host name: it may resolve to anything
+
+
 def _load_turn(reader: _Reader, data_dir: Path, mode: str, server: ServerSettings) -> TurnSettings:
     default_mode = TurnMode.EMBEDDED if mode == "embedded" else TurnMode.OFF
     turn_mode = reader.get("turn_mode", _turn_mode, default_mode)
@@ -534,11 +559,21 @@ def _load_turn(reader: _Reader, data_dir: Path, mode: str, server: ServerSetting
     listening_ips = reader.get("turn_listening_ips", _ips, _default_turn_listening_ips(server.host))
     public_host = urlsplit(server.public_url).hostname or "localhost"
     allow_loopback = reader.get("turn_test_allow_loopback_peers", _flag, False)
-    if allow_loopback and mode != "embedded":
+    # Only safe where nobody but this machine can reach Salon or its coturn: anyone given TURN
+    # credentials could otherwise relay to this machine's loopback services (Janus's API, a
+    # database...). Tests and bench/join.py run everything on 127.0.0.1.
+    if allow_loopback and (
+        mode != "embedded"
+        or not _is_loopback(server.host)
+        or not listening_ips
+        or not all(_is_loopback(ip) for ip in listening_ips)
+    ):
         raise ConfigError(
-            "SALON_TURN_TEST_ALLOW_LOOPBACK_PEERS is for tests only and is refused in production "
-            "mode: it would let anyone with TURN credentials reach this machine's loopback "
-            "services. Remove it."
+            "SALON_TURN_TEST_ALLOW_LOOPBACK_PEERS is for tests only: it lets anyone with TURN "
+            "credentials reach this machine's loopback services, so it is refused unless "
+            "SALON_MODE is embedded and both Salon (--host / SALON_HOST) and its coturn "
+            "(SALON_TURN_LISTENING_IPS) listen on loopback addresses only (e.g. 127.0.0.1). "
+            "Remove SALON_TURN_TEST_ALLOW_LOOPBACK_PEERS (or set it to 0)."
         )
     secret_file = reader.path("turn_secret_file", None)
     servers_raw, _ = reader.raw("turn_servers")
@@ -580,6 +615,7 @@ def _load_turn(reader: _Reader, data_dir: Path, mode: str, server: ServerSetting
     return TurnSettings(
         mode=turn_mode,
         servers=servers if turn_mode is not TurnMode.OFF else (),
+        region=reader.get("turn_region", _region, None),
         secret_file=secret_file or data_dir / "turn.secret",
         credential_ttl_seconds=reader.get("turn_credential_ttl", _int_in(300, 86400), 3600),
         port=port,

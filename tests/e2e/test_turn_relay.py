@@ -11,12 +11,14 @@ the page hands to ``RTCPeerConnection``.
 
 The SRTP proof captures, with a raw packet socket on this namespace's loopback, the UDP packets
 coturn relays between the two pages' relay addresses: the DTLS handshake goes through, and none
-of the RTP packets carries the plain VP8 key-frame start code that every unencrypted key frame
-of Chromium's fake camera would show.
+of the RTP packets carries, where its payload begins (past the CSRCs and header extensions
+Chromium adds), the VP8 payload descriptor and key-frame start code that every unencrypted key
+frame of Chromium's fake camera would show.
 """
 
 from __future__ import annotations
 
+import random
 import socket
 import struct
 import threading
@@ -78,6 +80,7 @@ async () => {
 """
 
 VP8_KEYFRAME_START = b"\x9d\x01\x2a"  # in every VP8 key frame's header (RFC 6386 9.1)
+RTP_HEADER = struct.Struct("!BBHII")  # V/P/X/CC, M/PT, sequence number, timestamp, SSRC
 
 
 @pytest.fixture(scope="module")
@@ -186,23 +189,132 @@ class Capture:
         self._sock.close()
 
 
-def is_rtp(payload: bytes) -> bool:
-    # RFC 7983: 128-191 is RTP/RTCP; RTCP packet types are 192-223 in the second byte.
-    return len(payload) > 12 and 128 <= payload[0] <= 191 and not 192 <= payload[1] <= 223
+def rtp_payload_offset(packet: bytes) -> int | None:
+    """Where the payload of an RTP packet starts (RFC 3550 5.1, 5.3.1): past the fixed header,
+    the CSRC list and the header extension; ``None`` if ``packet`` is not RTP version 2 or its
+    header does not fit. The same for SRTP, whose header is not encrypted (RFC 3711 3.1)."""
+    # RFC 7983: a first byte of 128-191 is RTP or RTCP; RTCP's packet types 192-223 show in
+    # the second byte (marker bit and payload type).
+    if len(packet) < RTP_HEADER.size or packet[0] >> 6 != 2 or 192 <= packet[1] <= 223:
+        return None
+    offset = RTP_HEADER.size + 4 * (packet[0] & 0x0F)
+    if packet[0] & 0x10:  # X: a header extension (e.g. RFC 8285's 0xBEDE one-byte form)
+        if len(packet) < offset + 4:
+            return None
+        _profile, words = struct.unpack_from("!HH", packet, offset)
+        offset += 4 + 4 * words
+    return offset if offset <= len(packet) else None
+
+
+def is_rtp(packet: bytes) -> bool:
+    return rtp_payload_offset(packet) is not None
+
+
+def rtp_payload(packet: bytes) -> bytes | None:
+    """The payload of a plaintext RTP packet, padding removed; ``None`` if it is not one."""
+    start = rtp_payload_offset(packet)
+    if start is None:
+        return None
+    end = len(packet)
+    if packet[0] & 0x20:  # P: the last byte counts the padding, itself included
+        padding = packet[-1]
+        if padding == 0 or start + padding > end:
+            return None
+        end -= padding
+    return packet[start:end]
+
+
+def vp8_frame_offset(payload: bytes) -> int | None:
+    """Where the VP8 data starts after the VP8 payload descriptor (RFC 7741 4.2) of a packet
+    that begins a frame (S set, partition index 0); ``None`` for any other packet."""
+    if not payload or payload[0] & 0x17 != 0x10:  # S=1, PID=0
+        return None
+    offset = 1
+    if payload[0] & 0x80:  # X: the extension byte says which optional fields follow
+        if len(payload) < 2:
+            return None
+        extension = payload[1]
+        offset = 2
+        if extension & 0x80:  # I: a picture id, 15 bits (two bytes) when its M bit is set
+            if len(payload) < offset + 1:
+                return None
+            offset += 2 if payload[offset] & 0x80 else 1
+        if extension & 0x40:  # L: TL0PICIDX
+            offset += 1
+        if extension & 0x30:  # T or K: one byte of TID / Y / KEYIDX
+            offset += 1
+    return offset if offset <= len(payload) else None
 
 
 def is_dtls_handshake(payload: bytes) -> bool:
     return len(payload) > 13 and payload[0] == 22 and payload[1] == 0xFE
 
 
-def looks_like_plain_vp8(payload: bytes) -> bool:
-    return is_rtp(payload) and VP8_KEYFRAME_START in payload[12:40]
+def looks_like_plain_vp8(packet: bytes) -> bool:
+    """Whether ``packet`` is plaintext RTP carrying the start of a VP8 key frame: the VP8
+    payload header's frame tag with its key-frame bit (P) clear, then the start code."""
+    payload = rtp_payload(packet)
+    frame = None if payload is None else vp8_frame_offset(payload)
+    if payload is None or frame is None or len(payload) < frame + 6:
+        return False
+    return payload[frame] & 0x01 == 0 and payload[frame + 3 : frame + 6] == VP8_KEYFRAME_START
 
 
-def test_the_plaintext_check_would_see_plain_vp8():
-    # An unencrypted RTP packet with a VP8 key frame, as the check below must catch it.
-    rtp = bytes([0x90, 96]) + b"\x00\x01" + b"\x00" * 8 + b"\x10\x00\x00" + b"\x9d\x01\x2a"
-    assert looks_like_plain_vp8(rtp + b"\x80\x02\xe0\x01")
+def chromium_like_rtp(payload: bytes, *, padding: int = 0) -> bytes:
+    """An RTP packet whose payload starts well into it: past two CSRCs (a mixer's; a browser
+    sends none, but the header may hold them) and a one-byte-header extension block (RFC 8285)
+    of three 32-bit words, like those on Chromium's video packets."""
+    first = 0x80 | 0x10 | 2 | (0x20 if padding else 0)  # V=2, X, CC=2, P if padded
+    header = RTP_HEADER.pack(first, 0x80 | 96, 4711, 90000, 0x1234ABCD)
+    csrcs = struct.pack("!II", 0x11111111, 0x22222222)
+    # Each element: a byte of ID (4 bits) and length - 1 (4 bits), then its data.
+    elements = b"".join(
+        (
+            b"\x22\x12\x34\x56",  # id 2 (abs-send-time): 3 bytes
+            b"\x31\x00\x07",  # id 3 (transport-wide sequence number): 2 bytes
+            b"\x40\x01",  # id 4 (video orientation): 1 byte
+        )
+    )
+    elements += b"\x00" * (-len(elements) % 4)  # zero padding to whole words
+    extension = struct.pack("!HH", 0xBEDE, len(elements) // 4) + elements
+    pad = b"\x00" * (padding - 1) + bytes([padding]) if padding else b""
+    return header + csrcs + extension + payload + pad
+
+
+# A VP8 payload descriptor as Chromium writes it at a frame's start: X and S set; I (a 15-bit
+# picture id), L (TL0PICIDX) and T (TID/Y/KEYIDX) present.
+VP8_DESCRIPTOR = bytes([0x90, 0xE0, 0x80 | 0x12, 0x34, 0x05, 0x20])
+# A key frame's first bytes (RFC 6386 9.1): frame tag (P=0: key frame), start code, 640x480.
+VP8_KEYFRAME = b"\x50\x2d\x01" + VP8_KEYFRAME_START + struct.pack("<HH", 640, 480)
+
+
+@pytest.mark.parametrize("padding", [0, 4])
+def test_the_plaintext_check_would_see_plain_vp8(padding: int):
+    # An unencrypted RTP packet with a VP8 key frame, as the check below must catch it...
+    plain = chromium_like_rtp(VP8_DESCRIPTOR + VP8_KEYFRAME + bytes(900), padding=padding)
+    assert is_rtp(plain) and looks_like_plain_vp8(plain)
+    # ...with its start code past what a fixed window at the front of the packet would see.
+    assert plain.index(VP8_KEYFRAME_START) > 40
+    # An inter frame (P=1), or a packet continuing a frame (S=0), starts no key frame.
+    inter = bytes([VP8_KEYFRAME[0] | 0x01]) + VP8_KEYFRAME[1:]
+    assert not looks_like_plain_vp8(chromium_like_rtp(VP8_DESCRIPTOR + inter + bytes(900)))
+    middle = bytes([VP8_DESCRIPTOR[0] & ~0x10]) + VP8_DESCRIPTOR[1:]
+    assert not looks_like_plain_vp8(chromium_like_rtp(middle + VP8_KEYFRAME + bytes(900)))
+
+
+def test_the_plaintext_check_does_not_flag_srtp():
+    # SRTP keeps the RTP header (CSRCs and extensions included) in the clear and encrypts the
+    # payload, then appends an authentication tag: random-looking bytes after the header.
+    rng = random.Random(5)
+    srtp = [chromium_like_rtp(rng.randbytes(rng.randrange(20, 1200))) for _ in range(2000)]
+    assert all(is_rtp(p) for p in srtp)
+    assert not any(looks_like_plain_vp8(p) for p in srtp)
+    # Not RTP at all: RTCP, DTLS, a header claiming more CSRCs or extension than it holds.
+    rtcp = bytes([0x81, 200]) + bytes(26)
+    dtls = b"\x16\xfe\xfd" + bytes(20)
+    csrcs = bytes([0x8F, 96]) + bytes(40)  # 15 CSRCs need 72 bytes
+    extension = chromium_like_rtp(b"")[:30]  # the extension block needs 36
+    assert not any(is_rtp(p) for p in (rtcp, dtls, csrcs, extension))
 
 
 def test_what_coturn_relays_is_dtls_srtp(turn_salon: Salon, participants: Participants):

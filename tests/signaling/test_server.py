@@ -139,6 +139,39 @@ async def test_turn_credentials_are_given_at_join_and_renewed_before_they_expire
         services.close()
 
 
+async def test_the_nodes_region_picks_the_turn_servers_participants_get(
+    tmp_path: Path, clock: FakeClock
+):
+    secret = tmp_path / "turn.secret"
+    secret.write_text("s3cret-" * 6 + "\n")
+    settings = make_settings(
+        tmp_path,
+        turn_mode="external",
+        turn_servers="eu=turn-eu.example.net,us=turn-us1.example.net,us=turn-us2.example.net",
+        turn_secret_file=str(secret),
+        turn_credential_ttl="600",
+        turn_region="us",
+    )
+    services = build_services(settings, clock)
+    try:
+        room = make_room(services, clock)
+        with https_server(services) as running:
+            client = SignalingClient(running)
+            await client.connect()
+            reply = await client.join(room.room_name)
+            clock.advance(timedelta(seconds=500))  # past the refresh point
+            await on_server(running, running.signaling.tick())
+            fresh = await client.next("ice_servers")
+            await client.close()
+    finally:
+        services.close()
+    for servers in (reply["iceServers"], fresh["iceServers"]):
+        assert [s["urls"][0] for s in servers] == [
+            "turn:turn-us1.example.net:3478?transport=udp",
+            "turn:turn-us2.example.net:3478?transport=udp",
+        ]
+
+
 async def test_a_relay_only_meeting_makes_every_participant_relay(tmp_path: Path, clock: FakeClock):
     secret = tmp_path / "turn.secret"
     secret.write_text("s3cret-" * 6 + "\n")

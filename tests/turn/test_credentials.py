@@ -19,7 +19,6 @@ from salon.turn.credentials import (
     ice_servers,
     issue_credential,
     load_turn_secret,
-    pick_servers,
     verify_credential,
 )
 from salon.turn.ice import TurnIceProvider
@@ -99,18 +98,13 @@ POOL = (
 )
 
 
-def _turn(credential_ttl_seconds: int = 3600) -> TurnSettings:
+def _turn(credential_ttl_seconds: int = 3600, region: str | None = None) -> TurnSettings:
     return TurnSettings(
-        mode=TurnMode.EXTERNAL, servers=POOL, credential_ttl_seconds=credential_ttl_seconds
+        mode=TurnMode.EXTERNAL,
+        servers=POOL,
+        region=region,
+        credential_ttl_seconds=credential_ttl_seconds,
     )
-
-
-def test_region_picks_all_its_servers_else_the_home_region():
-    assert pick_servers(POOL, "us") == (POOL[2],)
-    assert pick_servers(POOL, "eu") == POOL[:2]
-    assert pick_servers(POOL, None) == POOL[:2]
-    assert pick_servers(POOL, "ap") == POOL[:2]
-    assert pick_servers((), "eu") == ()
 
 
 def test_ice_servers_carry_udp_tcp_and_tls_urls():
@@ -135,9 +129,11 @@ def test_grant_for_a_normal_room():
     grant = provider.grant(facts(), clock.now())
     assert grant.transport_policy == "all"
     assert grant.servers[0] == {"urls": ["stun:stun.example.net:3478"]}
+    # A node without a region hands out the whole pool.
     assert [s["urls"][0] for s in grant.servers[1:]] == [
         "turn:turn-eu1.example.com:3478?transport=udp",
         "turn:turn-eu2.example.com:3478?transport=udp",
+        "turn:[2001:db8::7]:3479?transport=udp",
     ]
     assert grant.expires_at == NOW + timedelta(hours=1)
     assert grant.refresh_at == NOW + timedelta(minutes=48)
@@ -151,12 +147,17 @@ def test_grant_for_a_normal_room():
     }
 
 
-def test_grant_for_a_relay_only_room_and_a_region():
-    provider = TurnIceProvider(_turn(credential_ttl_seconds=600), (), SECRET)
-    grant = provider.grant(facts(relay_only=True), NOW, region="us")
+def test_grant_for_a_relay_only_room_on_a_node_with_a_region():
+    provider = TurnIceProvider(_turn(credential_ttl_seconds=600, region="us"), (), SECRET)
+    grant = provider.grant(facts(relay_only=True), NOW)
     assert grant.transport_policy == "relay"
     assert [s["urls"][0] for s in grant.servers] == ["turn:[2001:db8::7]:3479?transport=udp"]
     assert grant.expires_at == NOW + timedelta(minutes=10)
+    eu = TurnIceProvider(_turn(region="eu"), (), SECRET).grant(facts(), NOW)
+    assert [s["urls"][0] for s in eu.servers] == [
+        "turn:turn-eu1.example.com:3478?transport=udp",
+        "turn:turn-eu2.example.com:3478?transport=udp",
+    ]
 
 
 def test_grants_do_not_share_mutable_state():

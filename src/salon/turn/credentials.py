@@ -30,7 +30,6 @@ __all__ = [
     "ice_servers",
     "issue_credential",
     "load_turn_secret",
-    "pick_servers",
     "verify_credential",
 ]
 
@@ -97,20 +96,6 @@ def load_turn_secret(path: Path, *, create: bool) -> Secret:
             "Fix the file or point SALON_TURN_SECRET_FILE at the right one."
         )
     return Secret(value)
-
-
-def pick_servers(pool: Sequence[TurnServer], region: str | None) -> tuple[TurnServer, ...]:
-    """The servers a participant gets: all of ``region`` if the pool has it, else all of the
-    pool's first-listed region (its home region).
-
-    Every server of the region is given, so the browser's ICE agent uses whichever answers: a
-    server that is down costs a failed allocation, not a failed call. Taking a server out of
-    rotation is the operator's move (remove it from SALON_TURN_SERVERS).
-    """
-    if not pool:
-        return ()
-    chosen = region if region and any(s.region == region for s in pool) else pool[0].region
-    return tuple(s for s in pool if s.region == chosen)
 
 
 def _url_host(host: str) -> str:
