@@ -204,8 +204,14 @@ async def subscribe(
         subscriber.tracks.append(track)
         subscriber._readers.append(asyncio.ensure_future(subscriber._read(track)))
 
-    await pc.setRemoteDescription(RTCSessionDescription(subscription.offer.sdp, "offer"))
-    await pc.setLocalDescription(await pc.createAnswer())
-    answer = SessionDescription(SdpType.ANSWER, pc.localDescription.sdp)
-    await backend.start_subscription(subscription.handle, answer)
+    await answer(backend, subscriber, subscription.offer)
     return subscriber
+
+
+async def answer(backend: JanusBackend, subscriber: Subscriber, offer: SessionDescription) -> None:
+    """Answers one of the SFU's offers to ``subscriber`` (its first, or a renegotiation)."""
+    pc = subscriber.pc
+    await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
+    await pc.setLocalDescription(await pc.createAnswer())
+    answered = SessionDescription(SdpType.ANSWER, pc.localDescription.sdp)
+    await backend.start_subscription(subscriber.handle, answered)

@@ -8,7 +8,9 @@ Each transcript is every WebSocket frame ``JanusBackend`` sent and received whil
 through a scripted scenario, labelled with the step it belongs to and the role of each handle.
 ``control.json`` drives rooms and grants without media; ``media.json`` publishes with an aiortc
 peer over a veth pair, subscribes with another, and waits for the events that follows;
-``layers.json`` sets a subscription's streams (layer, pause, resume, a mid it does not have).
+``layers.json`` sets a subscription's streams (layer, pause, resume, a mid it does not have);
+``restart.json`` restarts ICE on a subscription, once at once and once while an offer of Janus
+is unanswered (Janus holds the restart back until that offer's answer).
 
 No secret is kept: the API secret, the admin key, every room's secret, pin and monitor token,
 every publish token and every ICE password are replaced by placeholders (``<apisecret>`` …),
@@ -49,6 +51,7 @@ from salon.media.sfu import (
     SimulcastLayer,
     StreamSetting,
     SubscriptionOffer,
+    SubscriptionRestarted,
     TalkingChanged,
 )
 from tests.janus import peers
@@ -65,7 +68,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 ICE_PWD = "ICEPWDSCRUBBEDFORFIXTURE"
 ROOM = "room-1"
 FORGED_TOKEN = "not-a-salon-token"
-SCENARIOS = ("media", "control", "layers")
+SCENARIOS = ("media", "control", "layers", "restart")
 
 
 class Recorder:
@@ -302,6 +305,80 @@ async def layers(process: JanusProcess) -> None:
     write("layers.json", recorder, secrets)
 
 
+def ice_ufrag(description: SessionDescription) -> str:
+    found = re.search(r"a=ice-ufrag:(\S+)", description.sdp)
+    assert found is not None, "an offer without ICE credentials"
+    return found[1]
+
+
+async def restart(process: JanusProcess) -> None:
+    """A subscription's ICE restarted: Janus offers at once with new ICE credentials; then,
+    asked while its offer for an unpublished stream is unanswered, only once that offer is
+    answered, in the ``updated`` event of its next offer."""
+    recorder = Recorder()
+    backend = await connect(process, tap=recorder.tap, keepalive_interval=3600)
+    recorder.handles["control"] = backend._control_handle
+    async with listening(backend) as seen:
+        with recorder.at("create_room"):
+            room = await backend.create_room(RoomSpec(ROOM, max_publishers=3))
+            recorder.handles[f"monitor:{ROOM}"] = monitor_of(backend)
+        with recorder.at("allow_publisher"):
+            grant = await backend.allow_publisher(room, "alice")
+        with recorder.at("publish"):
+            publisher = await peers.publish(backend, grant)
+            recorder.handles["publisher:alice"] = publisher.handle.handle_id
+        with recorder.at("publisher_up"):
+            await eventually(
+                lambda: any(isinstance(e, FeedsPublished) for e in seen), 20, "feeds published"
+            )
+        with recorder.at("subscribe"):
+            subscriber = await peers.subscribe(backend, room, "bob", "alice")
+            recorder.handles["subscriber:bob"] = subscriber.handle.handle_id
+        with recorder.at("subscriber_up"):
+            await eventually(lambda: len(subscriber.video_frames) > 5, 20, "decoded frames")
+        handle = subscriber.handle
+
+        def offers() -> list[SfuEvent]:
+            return [e for e in seen if isinstance(e, SubscriptionOffer | SubscriptionRestarted)]
+
+        with recorder.at("restart"):
+            await backend.restart_subscription(handle)
+            await eventually(lambda: len(offers()) == 1, 10, "the restart offer")
+        (restarted,) = offers()
+        assert isinstance(restarted, SubscriptionRestarted), restarted
+        assert ice_ufrag(restarted.offer) != ice_ufrag(subscriber.offer), "no new ICE credentials"
+        with recorder.at("answer_restart"):
+            await peers.answer(backend, subscriber, restarted.offer)
+        with recorder.at("unpublish"):
+            await backend.unpublish(publisher.handle)
+            await eventually(lambda: len(offers()) == 2, 10, "the offer without alice's streams")
+        unpublished = offers()[1]
+        with recorder.at("restart_held"):
+            await backend.restart_subscription(handle)
+            await asyncio.sleep(1)  # long enough for an offer Janus would not hold back
+        assert len(offers()) == 2, "Janus offered before its previous offer was answered"
+        with recorder.at("answer_then_restart"):
+            await peers.answer(backend, subscriber, unpublished.offer)
+            await eventually(lambda: len(offers()) == 3, 10, "the held restart offer")
+        held = offers()[2]
+        assert isinstance(held, SubscriptionOffer), held
+        assert ice_ufrag(held.offer) not in {
+            ice_ufrag(restarted.offer),
+            ice_ufrag(unpublished.offer),
+        }
+        with recorder.at("leave"):
+            await backend.leave(subscriber.handle)
+            await backend.leave(publisher.handle)
+        with recorder.at("destroy_room"):
+            await backend.destroy_room(room)
+        secrets = secrets_of(process, backend, [grant])
+        with recorder.at("close"):
+            await backend.close()
+        await subscriber.close()
+        await publisher.close()
+    write("restart.json", recorder, secrets)
+
+
 def publisher_offer(recorder: Recorder, secrets: dict[str, str]) -> SessionDescription:
     for frame in recorder.scrubbed(secrets):
         message = frame["message"]
@@ -321,6 +398,8 @@ async def main(scenarios: list[str]) -> None:
                 await control(node, offer)
             if "layers" in scenarios:
                 await layers(node)
+            if "restart" in scenarios:
+                await restart(node)
 
 
 if __name__ == "__main__":

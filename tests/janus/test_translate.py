@@ -6,6 +6,7 @@ stands for."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -47,11 +48,12 @@ from salon.media.sfu import (
     StreamSetting,
     SubscribedStream,
     SubscriptionOffer,
+    SubscriptionRestarted,
     TalkingChanged,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
-TRANSCRIPTS = ("control.json", "media.json", "layers.json")
+TRANSCRIPTS = ("control.json", "media.json", "layers.json", "restart.json")
 ROOM_ID = "room-1"
 ROOM = SfuRoom("local", ROOM_ID)
 SECRET, PIN, MONITOR_TOKEN = f"<{ROOM_ID}:secret>", f"<{ROOM_ID}:pin>", f"<{ROOM_ID}:monitor-token>"
@@ -279,6 +281,91 @@ def test_a_stream_setting_changes_something() -> None:
         StreamSetting("", LOW)
     with pytest.raises(ValueError, match="SimulcastLayer"):
         StreamSetting("1", 2)  # type: ignore[arg-type]
+
+
+def test_restart_requests_are_what_the_builders_make() -> None:
+    name = "restart.json"
+    sent = frames(name, "send")
+    control, monitor = handle(name, "control"), handle(name, f"monitor:{ROOM_ID}")
+    publisher, subscriber = handle(name, "publisher:alice"), handle(name, "subscriber:bob")
+    offer = _jsep(frames(name, "send", "publish")[-1], SdpType.OFFER)
+    answers = [
+        _jsep(frames(name, "send", step)[-1], SdpType.ANSWER)
+        for step in ("subscribe", "answer_restart", "answer_then_restart")
+    ]
+    expected = [
+        translate.create_session(),
+        translate.attach(),
+        translate.create_room(
+            control,
+            RoomSpec(ROOM_ID, max_publishers=3),
+            admin_key="<admin_key>",
+            secret=SECRET,
+            pin=PIN,
+            allowed=[MONITOR_TOKEN],
+        ),
+        translate.attach(),
+        translate.join_monitor(monitor, ROOM_ID, MONITOR_ID, pin=PIN, token=MONITOR_TOKEN),
+        translate.allowed(control, ROOM_ID, secret=SECRET, action="add", tokens=["<token:alice>"]),
+        translate.attach(),
+        translate.publish(
+            publisher,
+            ROOM_ID,
+            "alice",
+            offer,
+            pin=PIN,
+            token="<token:alice>",
+            kinds={"0": FeedKind.AUDIO, "1": FeedKind.VIDEO},
+        ),
+        translate.attach(),
+        translate.join_subscriber(subscriber, ROOM_ID, [FeedSelection("alice")], pin=PIN),
+        translate.start_subscription(subscriber, answers[0]),
+        translate.restart_subscription(subscriber),
+        translate.start_subscription(subscriber, answers[1]),
+        translate.unpublish(publisher),
+        translate.restart_subscription(subscriber),
+        translate.start_subscription(subscriber, answers[2]),
+        translate.detach(subscriber),
+        translate.detach(publisher),
+        translate.destroy_room(control, ROOM_ID, secret=SECRET),
+        translate.detach(monitor),
+        translate.destroy_session(),
+    ]
+    assert len(sent) == len(expected)
+    for built, recorded in zip(expected, sent, strict=True):
+        assert _framed(built, recorded) == translate.encode_message(recorded)
+    assert translate.restart_subscription(7).body == {"request": "configure", "restart": True}
+
+
+def _ufrag(description: SessionDescription) -> str:
+    found = re.search(r"a=ice-ufrag:(\S+)", description.sdp)
+    assert found is not None
+    return found[1]
+
+
+def test_an_ice_restart_reads_as_the_same_subscription_offered_anew() -> None:
+    name = "restart.json"
+    bob = MediaHandle(ROOM, "bob", HandleRole.SUBSCRIBER, handle(name, "subscriber:bob"))
+    first, _ = translate.subscription_of(reply(name, "subscribe", nth=0))
+    # Janus answers the restart with the offer (new ICE credentials, no streams: they are
+    # the previous offer's); as the reply to the request, or as an event after its ack.
+    answered = reply(name, "restart")
+    (restarted,) = translate.handle_events(bob, answered)
+    assert restarted == SubscriptionRestarted(bob, translate.restarted_offer_of(answered))
+    assert _ufrag(restarted.offer) != _ufrag(first)
+    with pytest.raises(SfuError):
+        translate.restarted_offer_of(reply(name, "answer_restart"))  # "started", no offer
+
+    # Asked while its offer without alice's streams was unanswered, Janus only acks ...
+    (held,) = [m for m in frames(name, "send", "restart_held") if m.janus == "message"]
+    assert [m.janus for m in frames(name, "recv") if m.transaction == held.transaction] == ["ack"]
+    # ... and offers with the restart in an "updated" event once that offer is answered.
+    offers = [e for e in _replayed_events(name) if isinstance(e, SubscriptionOffer)]
+    unpublished, restarted_later = offers
+    assert restarted_later.handle == bob
+    assert restarted_later.streams == unpublished.streams == ()  # alice's are gone
+    assert _ufrag(restarted_later.offer) not in {_ufrag(unpublished.offer), _ufrag(first)}
+    assert _ufrag(unpublished.offer) == _ufrag(restarted.offer)
 
 
 def test_control_requests_are_what_the_builders_make() -> None:

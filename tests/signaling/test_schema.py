@@ -82,6 +82,7 @@ GOOD: dict[str, list[dict[str, Any]]] = {
         },
     ],
     "sfu_unpublish": [{}],
+    "sfu_restart_ice": [{}],
     "sfu_view": [
         {"tiles": []},
         {
@@ -188,6 +189,7 @@ BAD: dict[str, list[tuple[dict[str, Any], str]]] = {
         ({"target": "x", "candidate": None}, "target"),
     ],
     "sfu_unpublish": [({"now": True}, "now")],
+    "sfu_restart_ice": [({"target": "publisher"}, "target")],
     "sfu_view": [
         ({}, "tiles"),
         ({"tiles": {}}, "tiles"),

@@ -50,6 +50,7 @@ from salon.media.sfu import (
     SubscribedStream,
     Subscription,
     SubscriptionOffer,
+    SubscriptionRestarted,
     TalkingChanged,
 )
 from salon.rooms.engine import Room
@@ -87,6 +88,11 @@ class FakeSfu:
         self.grants: dict[str, PublishGrant] = {}
         self.kinds: dict[str, dict[str, FeedKind]] = {}
         self.subscriptions: dict[int, list[SubscribedStream]] = {}
+        # Subscriptions whose latest offer is unanswered, and those whose ICE restart waits
+        # for that answer (as Janus holds a restart back).
+        self.unanswered: set[int] = set()
+        self.held_restarts: set[int] = set()
+        self.offers = itertools.count(2)
         # Emit FeedsPublished as soon as someone publishes (a real SFU does once media is up).
         self.feeds_on_publish = feeds_on_publish
         # Cameras (video, not screen) arrive in simulcast layers.
@@ -203,7 +209,12 @@ class FakeSfu:
             raise SfuRefused(SfuRefusal.NO_SUCH_FEED)
         handle = self._handle(room, participant_id, HandleRole.SUBSCRIBER)
         streams = self._streams(handle.handle_id, feeds)
+        self.unanswered.add(handle.handle_id)
         return Subscription(handle, SessionDescription(SdpType.OFFER, OFFER), tuple(streams))
+
+    def next_offer(self, handle: MediaHandle) -> SessionDescription:
+        self.unanswered.add(handle.handle_id)
+        return SessionDescription(SdpType.OFFER, OFFER.replace("o=- 1", f"o=- {next(self.offers)}"))
 
     async def update_subscription(
         self,
@@ -214,8 +225,7 @@ class FakeSfu:
     ) -> None:
         await self._enter("update_subscription", handle.participant_id, list(add), list(remove))
         streams = self._streams(handle.handle_id, add)
-        offer = SessionDescription(SdpType.OFFER, OFFER.replace("o=- 1", "o=- 2"))
-        self.hub.emit(SubscriptionOffer(handle, offer, tuple(streams)))
+        self.hub.emit(SubscriptionOffer(handle, self.next_offer(handle), tuple(streams)))
 
     async def configure_subscription(
         self, handle: MediaHandle, streams: Sequence[StreamSetting]
@@ -224,6 +234,18 @@ class FakeSfu:
 
     async def start_subscription(self, handle: MediaHandle, answer: SessionDescription) -> None:
         await self._enter("start_subscription", handle.participant_id, answer.sdp)
+        self.unanswered.discard(handle.handle_id)
+        if handle.handle_id in self.held_restarts:
+            self.held_restarts.discard(handle.handle_id)
+            streams = tuple(self.subscriptions.get(handle.handle_id, ()))
+            self.hub.emit(SubscriptionOffer(handle, self.next_offer(handle), streams))
+
+    async def restart_subscription(self, handle: MediaHandle) -> None:
+        await self._enter("restart_subscription", handle.participant_id)
+        if handle.handle_id in self.unanswered:
+            self.held_restarts.add(handle.handle_id)
+        else:
+            self.hub.emit(SubscriptionRestarted(handle, self.next_offer(handle)))
 
     async def trickle(self, handle: MediaHandle, candidate: IceCandidate | None) -> None:
         await self._enter("trickle", handle.participant_id, handle.role.value, candidate)
@@ -949,6 +971,98 @@ async def test_leaving_stops_the_policy_s_timer(sfu, outbox):
         await bridge.close()
 
 
+# --- ICE restarts: sfu_restart_ice ----------------------------------------------------------
+
+ANSWERED = {"description": {"type": "answer", "sdp": ANSWER}}
+
+
+async def bob_receives_ann(bridge: SfuBridge, sfu: FakeSfu, outbox: Outbox) -> dict[str, Any]:
+    """Ann publishes, Bob subscribes and answers: his subscription's first offer."""
+    await ann_publishes_to_bob(bridge, sfu, outbox)
+    (offer,) = outbox.of("bob", "sfu_offer")
+    assert await ask(bridge, outbox, "bob", "sfu_answer", ANSWERED) == {"ok": True}
+    return offer
+
+
+async def test_a_subscriber_s_ice_restart_offers_the_same_streams_anew(bridge, sfu, outbox):
+    first = await bob_receives_ann(bridge, sfu, outbox)
+    outbox.log.clear()
+    sfu.calls.clear()
+    assert await ask(bridge, outbox, "bob", "sfu_restart_ice") == {"ok": True}
+    await idle(bridge, sfu)
+    # The same subscription, asked to restart ICE (nothing left, nothing subscribed anew);
+    # the SFU's new offer reaches Bob after the ack, saying what each m-line carries.
+    assert sfu.calls == [("restart_subscription", sid("bob"))]
+    to_bob = [(kind, name) for kind, to, name, _ in outbox.log if to == "bob"]
+    assert to_bob == [("ack", "sfu_restart_ice"), ("post", "sfu_offer")]
+    (restarted,) = outbox.of("bob", "sfu_offer")
+    assert restarted["streams"] == first["streams"]
+    assert restarted["description"]["type"] == "offer"
+    assert restarted["description"] != first["description"]
+    # Unanswered, it goes again after a resume; Bob's answer completes it.
+    bridge.resumed(REF, "bob")
+    await idle(bridge, sfu)
+    assert outbox.of("bob", "sfu_offer") == [restarted, restarted]
+    assert await ask(bridge, outbox, "bob", "sfu_answer", ANSWERED) == {"ok": True}
+    assert sfu.calls[-1] == ("start_subscription", sid("bob"), ANSWER)
+
+
+async def test_a_restart_asked_while_an_offer_is_unanswered_comes_after_its_answer(
+    bridge, sfu, outbox
+):
+    await bob_receives_ann(bridge, sfu, outbox)
+    # Cy publishes: Bob's subscription grows, and he has not answered that offer yet.
+    bridge.joined(REF, "cy", may_publish=True)
+    await ask(bridge, outbox, "cy", "sfu_publish", publish_payload(m0="audio"))
+    await idle(bridge, sfu)
+    grown = outbox.of("bob", "sfu_offer")[-1]
+    outbox.log.clear()
+    assert await ask(bridge, outbox, "bob", "sfu_restart_ice") == {"ok": True}
+    await idle(bridge, sfu)
+    assert outbox.of("bob", "sfu_offer") == []  # the SFU holds the restart back ...
+    assert await ask(bridge, outbox, "bob", "sfu_answer", ANSWERED) == {"ok": True}
+    await idle(bridge, sfu)
+    (restarted,) = outbox.of("bob", "sfu_offer")  # ... and offers it once answered
+    assert restarted["streams"] == grown["streams"]
+    assert restarted["description"] != grown["description"]
+
+
+async def test_an_ice_restart_keeps_the_layers_the_sfu_was_told(bridge, sfu, outbox):
+    await bob_receives_ann(bridge, sfu, outbox)
+    await ask(bridge, outbox, "bob", "sfu_view", view(tile("ann", 160, 90)))
+    assert configured(sfu) == [(sid("bob"), [StreamSetting("1", LOW)])]
+    await ask(bridge, outbox, "bob", "sfu_restart_ice")
+    await idle(bridge, sfu)
+    await ask(bridge, outbox, "bob", "sfu_answer", ANSWERED)
+    again = await ask(bridge, outbox, "bob", "sfu_view", view(tile("ann", 170, 95)))
+    assert again["layers"][0]["layer"] == "low"
+    assert len(configured(sfu)) == 1  # the m-lines carry what they carried: nothing to redo
+
+
+async def test_an_ice_restart_needs_a_subscription_and_ends_with_it(bridge, sfu, outbox):
+    bridge.joined(REF, "bob", may_publish=True)
+    refused = await ask(bridge, outbox, "bob", "sfu_restart_ice")
+    assert refused["error"]["code"] == "invalid_message"
+    assert "restart" in refused["error"]["message"]
+    # Subscribed while nobody publishes: there is no connection with the SFU to restart yet.
+    await ask(bridge, outbox, "bob", "sfu_subscribe")
+    assert (await ask(bridge, outbox, "bob", "sfu_restart_ice"))["ok"] is False
+    assert "restart_subscription" not in sfu.names()
+
+    # A restart offer for a subscription Bob has replaced since is not his to answer.
+    sfu.feeds_on_publish = True
+    bridge.joined(REF, "ann", may_publish=True)
+    await ask(bridge, outbox, "ann", "sfu_publish", publish_payload())
+    await idle(bridge, sfu)
+    old = bridge._rooms[REF.meeting_id].members["bob"].subscriber
+    assert old is not None
+    await ask(bridge, outbox, "bob", "sfu_subscribe")
+    outbox.log.clear()
+    sfu.hub.emit(SubscriptionRestarted(old, SessionDescription(SdpType.OFFER, OFFER)))
+    await idle(bridge, sfu)
+    assert outbox.of("bob", "sfu_offer") == []
+
+
 # --- the room engine's part ----------------------------------------------------------------
 
 
@@ -1003,6 +1117,7 @@ _SFU_GOOD: dict[str, list[dict[str, Any]]] = {
         {"target": "subscriber", "candidate": {"candidate": "", "sdpMLineIndex": 0}},
     ],
     "sfu_unpublish": [{}],
+    "sfu_restart_ice": [{}],
     "sfu_view": [
         {"tiles": []},
         {"tiles": [tile("p1", 640, 360), tile("p1", 0, 0, "screen", False)], "loss": 0.5},
@@ -1033,6 +1148,7 @@ _SFU_BAD: dict[str, list[tuple[dict[str, Any], str]]] = {
         ),
     ],
     "sfu_unpublish": [({"now": True}, "now")],
+    "sfu_restart_ice": [({"target": "subscriber"}, "target")],
     "sfu_view": [
         ({}, "tiles"),
         ({"tiles": [tile("p1", -1, 10)]}, "tiles.0.width"),
@@ -1214,6 +1330,35 @@ async def test_group_media_through_signaling_from_join_to_idle(
     await host.settle()
     assert fake_sfu.names()[-1] == "destroy_room"
     assert fake_sfu.rooms == set()
+
+
+async def test_a_subscriber_restarts_ice_through_signaling(
+    clients, services, clock, server: RunningServer, fake_sfu
+):
+    room = make_room(services, clock, mode=RoomMode.GROUP)
+    host, guest = await clients(), await clients()
+    await host.join(room.room_name, room.host_key)
+    guest_id = (await guest.join(room.room_name))["self"]["id"]
+    assert error_code(await guest.call("sfu_restart_ice")) == "invalid_message"
+    assert (await guest.call("sfu_subscribe"))["ok"]
+    assert (await host.call("sfu_publish", publish_payload(m0="audio", m1="video")))["ok"]
+    first = await guest.next("sfu_offer")
+    answer = {"description": {"type": "answer", "sdp": ANSWER}}
+    assert await guest.call("sfu_answer", answer) == {"ok": True}
+
+    assert await guest.call("sfu_restart_ice") == {"ok": True}
+    restarted = await guest.next("sfu_offer")
+    assert restarted["streams"] == first["streams"]
+    assert restarted["description"] != first["description"]
+    assert await guest.call("sfu_answer", answer) == {"ok": True}
+    # One subscription throughout, restarted once.
+    guest_calls = [c[0] for c in fake_sfu.calls if c[1] == sid(guest_id)]
+    assert guest_calls == [
+        "subscribe",
+        "start_subscription",
+        "restart_subscription",
+        "start_subscription",
+    ]
 
 
 async def test_the_room_is_free_for_others_while_the_sfu_works(

@@ -394,6 +394,23 @@ class JanusBackend:
         handle = self._own(handle, HandleRole.SUBSCRIBER)
         await self._request(translate.start_subscription(handle.handle_id, answer))
 
+    async def restart_subscription(self, handle: MediaHandle) -> None:
+        """Asks for an ICE restart (a subscriber's ``configure`` with ``restart``); the offer
+        comes as an event.
+
+        Only the ack is awaited: while an offer of Janus is unanswered, Janus answers nothing
+        more until that offer's answer, and then offers with the restart in an ``updated``
+        event (a ``SubscriptionOffer``). Waiting for a reply here would hold the room's queue,
+        which carries that answer, until the request timed out.
+        """
+        handle = self._own(handle, HandleRole.SUBSCRIBER)
+        reply = await self._transport.request(
+            translate.restart_subscription(handle.handle_id), ack_is_final=True
+        )
+        # Janus may push the event before its ack: then it is the reply.
+        for event in translate.handle_events(handle, reply):
+            self._hub.emit(event)
+
     # --- both -----------------------------------------------------------------------------
 
     async def trickle(self, handle: MediaHandle, candidate: IceCandidate | None) -> None:

@@ -574,6 +574,9 @@ class SfuPool:
     async def start_subscription(self, handle: MediaHandle, answer: SessionDescription) -> None:
         await self._node_backend(handle.room.node_id).start_subscription(handle, answer)
 
+    async def restart_subscription(self, handle: MediaHandle) -> None:
+        await self._node_backend(handle.room.node_id).restart_subscription(handle)
+
     async def trickle(self, handle: MediaHandle, candidate: IceCandidate | None) -> None:
         await self._node_backend(handle.room.node_id).trickle(handle, candidate)
 

@@ -46,6 +46,7 @@ from salon.media.sfu import (
     StreamSetting,
     SubscribedStream,
     SubscriptionOffer,
+    SubscriptionRestarted,
     TalkingChanged,
 )
 
@@ -84,6 +85,8 @@ __all__ = [
     "parse_message",
     "participants_of",
     "publish",
+    "restart_subscription",
+    "restarted_offer_of",
     "room_events",
     "room_load_of",
     "server_info_of",
@@ -503,6 +506,14 @@ def start_subscription(handle_id: int, answer: SessionDescription) -> JanusMessa
     return _message(handle_id, {"request": "start"}, answer)
 
 
+def restart_subscription(handle_id: int) -> JanusMessage:
+    """A subscriber's ``configure`` with ``restart``: Janus offers the subscription again with
+    new ICE credentials (an ``event`` that says ``configured``, with the offer), or, while its
+    previous offer is unanswered, holds the request back (only the ``ack`` comes) and offers
+    with the restart in an ``updated`` event once that offer is answered."""
+    return _message(handle_id, {"request": "configure", "restart": True})
+
+
 # --- replies --------------------------------------------------------------------------------
 
 
@@ -698,6 +709,14 @@ def _subscribed(streams: object) -> tuple[SubscribedStream, ...]:
     return tuple(out)
 
 
+def restarted_offer_of(message: JanusMessage) -> SessionDescription:
+    """The SFU's offer in the ``configured`` event that answers ``restart_subscription``."""
+    data = _data(message, "event")
+    if data.get("configured") != "ok":
+        raise _bad(f"expected configured ok, got {data!r}")
+    return _description(message.jsep, SdpType.OFFER)
+
+
 def subscription_of(
     message: JanusMessage,
 ) -> tuple[SessionDescription, tuple[SubscribedStream, ...]]:
@@ -765,6 +784,10 @@ def handle_events(handle: MediaHandle, message: JanusMessage) -> tuple[SfuEvent,
         if data.get("videoroom") == "updated" and message.jsep is not None:
             offer, streams = subscription_of(message)
             return (SubscriptionOffer(handle, offer, streams),)
+        if data.get("configured") == "ok" and message.jsep is not None:
+            # The answer to restart_subscription (sent with ack_is_final): an ICE restart
+            # offer, which lists no streams since they are the ones of the previous offer.
+            return (SubscriptionRestarted(handle, restarted_offer_of(message)),)
         if data.get("leaving") == _SELF and data.get("reason") == "kicked":
             return (PeerConnectionDown(handle, "kicked"),)
     return ()

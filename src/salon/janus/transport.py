@@ -7,8 +7,11 @@ built and read by ``salon.janus.translate``.
 
 Replies: a request resolves with the first message carrying its transaction that is not an
 ``ack`` (asynchronous plugin requests are acked first and answered by an ``event`` later),
-except ``keepalive`` and ``trickle``, which only ever get the ack. A reply that reports an
-error raises the matching ``SfuError``; no reply within the timeout raises ``SfuUnavailable``.
+except ``keepalive`` and ``trickle``, which only ever get the ack, and a request sent with
+``ack_is_final`` (one whose answer Janus may hold back: it resolves with the ack, or with the
+event should that come first, and an event that comes after it goes to its handle's callback
+like any other). A reply that reports an error raises the matching ``SfuError``; no reply
+within the timeout raises ``SfuUnavailable``.
 
 Losing the connection: pending requests fail with ``SfuUnavailable``. If the node keeps
 sessions for a while (Janus's ``reclaim_session_timeout``), the transport reconnects and
@@ -205,14 +208,21 @@ class JanusTransport:
             self._tap("send", text)
         await ws.send(text)
 
-    async def request(self, message: JanusMessage, *, timeout: float | None = None) -> JanusMessage:
-        """Janus's final reply to ``message``, checked: an error reply raises its ``SfuError``."""
+    async def request(
+        self, message: JanusMessage, *, timeout: float | None = None, ack_is_final: bool = False
+    ) -> JanusMessage:
+        """Janus's final reply to ``message``, checked: an error reply raises its ``SfuError``.
+
+        ``ack_is_final``: the ``ack`` is reply enough (see the module's docstring).
+        """
         if self.lost:
             raise SfuUnavailable(detail="the Janus session is closed")
         timeout = self._request_timeout if timeout is None else timeout
         transaction = secrets.token_hex(12)
         future: asyncio.Future[JanusMessage] = asyncio.get_running_loop().create_future()
-        self._pending[transaction] = _Pending(future, message.janus in _ACK_IS_FINAL)
+        self._pending[transaction] = _Pending(
+            future, ack_is_final or message.janus in _ACK_IS_FINAL
+        )
         try:
             async with asyncio.timeout(timeout):
                 await self._connected.wait()
@@ -258,12 +268,13 @@ class JanusTransport:
             logger.warning("ignoring a frame from Janus: %s", exc.detail)
             return
         pending = self._pending.get(message.transaction or "")
-        if pending is not None:
+        if pending is not None and not pending.future.done():
             if message.janus == "ack" and not pending.ack_is_final:
                 return
-            if not pending.future.done():
-                pending.future.set_result(message)
+            pending.future.set_result(message)
             return
+        # Anything after a request's reply (its ack when that was final, say) is the handle's,
+        # whether or not the request has stopped waiting yet.
         if translate.is_session_timeout(message):
             logger.warning("Janus timed out session %s", message.session_id)
             self._lose()

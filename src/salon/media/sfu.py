@@ -28,6 +28,9 @@ and subscriber::
     await sfu.start_subscription(subscription.handle, answer)
     # as the browser draws the stream smaller (salon.media.layers decides), no renegotiation:
     await sfu.configure_subscription(subscription.handle, [StreamSetting("1", SimulcastLayer.LOW)])
+    # fresh TURN credentials on the browser's side: an ICE restart, the same streams
+    await sfu.restart_subscription(subscription.handle)
+    # the offer comes as a SubscriptionRestarted event; answer it with start_subscription
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ __all__ = [
     "SubscribedStream",
     "Subscription",
     "SubscriptionOffer",
+    "SubscriptionRestarted",
     "TalkingChanged",
     "check_id",
 ]
@@ -374,6 +378,16 @@ class SubscriptionOffer:
 
 
 @dataclass(frozen=True, slots=True)
+class SubscriptionRestarted:
+    """The SFU offers a subscription again with fresh ICE credentials (``restart_subscription``
+    asked for it): the same streams on the same m-lines as its previous offer. Answer it with
+    ``start_subscription``."""
+
+    handle: MediaHandle
+    offer: SessionDescription
+
+
+@dataclass(frozen=True, slots=True)
 class NodeLost:
     """Salon lost its session with the node: every room and handle on it is gone."""
 
@@ -390,6 +404,7 @@ SfuEvent = (
     | PeerConnectionUp
     | PeerConnectionDown
     | SubscriptionOffer
+    | SubscriptionRestarted
     | NodeLost
 )
 
@@ -476,6 +491,17 @@ class SfuBackend(Protocol):
 
     async def start_subscription(self, handle: MediaHandle, answer: SessionDescription) -> None:
         """Completes a subscription (or its renegotiation) with the browser's answer."""
+        ...
+
+    async def restart_subscription(self, handle: MediaHandle) -> None:
+        """Asks the SFU to restart ICE on a subscription (the browser has fresh ICE servers).
+
+        Returns once the SFU took the request; its new offer comes as an event, to be answered
+        with ``start_subscription``: ``SubscriptionRestarted``, or, when an offer of the SFU
+        is still unanswered, a ``SubscriptionOffer`` after that answer (the SFU folds the
+        restart into its next renegotiation). Media keeps flowing on the current ICE pair
+        until the browser and the SFU choose a new one.
+        """
         ...
 
     async def trickle(self, handle: MediaHandle, candidate: IceCandidate | None) -> None:

@@ -53,6 +53,7 @@ __all__ = [
     "SfuCandidateMessage",
     "SfuMessage",
     "SfuPublishMessage",
+    "SfuRestartIceMessage",
     "SfuSubscribeMessage",
     "SfuUnpublishMessage",
     "SfuViewMessage",
@@ -296,6 +297,12 @@ class SfuUnpublishMessage(_Message):
     pass
 
 
+class SfuRestartIceMessage(_Message):
+    """Asks the SFU to restart ICE on the subscriber connection (the browser has fresh ICE
+    servers): its new offer follows as ``sfu_offer``. The publisher restarts ICE itself, with a
+    new ``sfu_publish`` offer."""
+
+
 # Every camera and screen of a full group room (200 people) fits; a receive estimate above
 # 10 Gbit/s is not one.
 MAX_VIEW_TILES = 400
@@ -339,6 +346,7 @@ SfuMessage = (
     | SfuAnswerMessage
     | SfuCandidateMessage
     | SfuUnpublishMessage
+    | SfuRestartIceMessage
     | SfuViewMessage
 )
 
@@ -383,6 +391,7 @@ MODELS: dict[str, type[ClientMessage]] = {
     "sfu_answer": SfuAnswerMessage,
     "sfu_candidate": SfuCandidateMessage,
     "sfu_unpublish": SfuUnpublishMessage,
+    "sfu_restart_ice": SfuRestartIceMessage,
     "sfu_view": SfuViewMessage,
 }
 

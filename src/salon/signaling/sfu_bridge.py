@@ -1,12 +1,12 @@
 """Group rooms' media: Salon's signaling on one side, an ``SfuBackend`` on the other.
 
 Browsers in a group room never speak the SFU's API. They send ``sfu_publish``,
-``sfu_subscribe``, ``sfu_answer``, ``sfu_candidate``, ``sfu_unpublish`` and ``sfu_view`` to Salon
-(docs/signaling.md, "Group rooms (SFU)"); the signaling shell checks with the room engine that
-they may (viewers never publish), and hands the request to this bridge, which makes the SFU
-calls and answers. The bridge in turn relays what the SFU says: a renegotiated subscription
-(``sfu_offer``), who is talking (``active_speaker``), and a room that is gone from its node
-(``sfu_reset``: publish and subscribe again).
+``sfu_subscribe``, ``sfu_answer``, ``sfu_candidate``, ``sfu_unpublish``, ``sfu_restart_ice`` and
+``sfu_view`` to Salon (docs/signaling.md, "Group rooms (SFU)"); the signaling shell checks with
+the room engine that they may (viewers never publish), and hands the request to this bridge,
+which makes the SFU calls and answers. The bridge in turn relays what the SFU says: a
+renegotiated subscription (``sfu_offer``), who is talking (``active_speaker``), and a room that
+is gone from its node (``sfu_reset``: publish and subscribe again).
 
 Per live group room the bridge keeps an ``_RoomMedia``: the room on the SFU (created at the
 first join, ``max_publishers`` = the room's people capacity), and per participant a publish
@@ -14,6 +14,15 @@ grant (made at the first ``sfu_publish``, so a viewer never has one), a publishe
 subscriber handle. Each participant subscribes to every stream the others publish; as
 ``FeedsPublished`` events arrive, subscriptions grow (``update_subscription``), and the SFU's
 new offer reaches the browser as ``sfu_offer``.
+
+ICE restarts. TURN credentials are short-lived: the browser gets fresh ICE servers before its
+old ones expire, and must gather new relay candidates on them. Its publisher does that on its
+own, with a new offer (``sfu_publish``, a renegotiation); its subscriber cannot, since the SFU
+makes the subscriber's offers, so it asks with ``sfu_restart_ice``. The SFU's restart offer
+carries the same streams on the same m-lines as its previous one (``SubscriptionRestarted``) and
+goes to the browser as an ordinary ``sfu_offer``; one held back by the SFU until its previous
+offer is answered comes as a ``SubscriptionOffer`` like any other. Both connections stay up
+throughout: media keeps flowing on the current ICE pair until the new one is chosen.
 
 Simulcast layers. ``sfu_view`` says how large the browser draws each stream it receives and
 how its receiving path fares. Each subscriber has a ``LayerPolicy`` (``salon.media.layers``,
@@ -94,6 +103,7 @@ from salon.media.sfu import (
     StreamSetting,
     SubscribedStream,
     SubscriptionOffer,
+    SubscriptionRestarted,
     TalkingChanged,
 )
 from salon.rooms.engine import CAPACITY, NotInRoom
@@ -102,6 +112,7 @@ from salon.signaling.schema import (
     SfuCandidateMessage,
     SfuMessage,
     SfuPublishMessage,
+    SfuRestartIceMessage,
     SfuSubscribeMessage,
     SfuUnpublishMessage,
     SfuViewMessage,
@@ -470,6 +481,13 @@ class SfuBridge:
                 if pid is not None and subscriber is not None and subscriber.subscriber == handle:
                     self._offer(media, pid, subscriber, offer, streams)
                     await self._layers_quietly(media, pid, subscriber)
+            case SubscriptionRestarted(handle=handle, offer=offer):
+                pid = _salon_id(handle.participant_id)
+                subscriber = media.members.get(pid) if pid is not None else None
+                if pid is not None and subscriber is not None and subscriber.subscriber == handle:
+                    # The m-lines carry what they carried: the layers the SFU was told hold.
+                    same = tuple(subscriber.streams.values())
+                    self._offer(media, pid, subscriber, offer, same)
             case TalkingChanged(participant_id=sfu_id, talking=True):
                 pid = _salon_id(sfu_id)
                 if pid is not None and pid in media.members:
@@ -550,6 +568,12 @@ class SfuBridge:
                         candidate.sdpMLineIndex,
                     )
                 await sfu.trickle(handle, ice)
+                return {"ok": True}
+            case SfuRestartIceMessage():
+                if member.subscriber is None:
+                    raise InvalidInput.one("sfu_restart_ice", "there is no subscription to restart")
+                # The offer follows as sfu_offer (an event: the SFU may hold it back).
+                await sfu.restart_subscription(member.subscriber)
                 return {"ok": True}
             case SfuUnpublishMessage():
                 # Leaving the SFU room stops the streams everywhere; the grant stays, so the
@@ -869,7 +893,10 @@ def _room_of(event: SfuEvent) -> SfuRoom | None:
     """The room an event is about (None for a node's)."""
     match event:
         case (
-            PeerConnectionUp(handle=h) | PeerConnectionDown(handle=h) | SubscriptionOffer(handle=h)
+            PeerConnectionUp(handle=h)
+            | PeerConnectionDown(handle=h)
+            | SubscriptionOffer(handle=h)
+            | SubscriptionRestarted(handle=h)
         ):
             return h.room
         case NodeLost():

@@ -3,7 +3,8 @@
 // Two RTCPeerConnections, both with the SFU, never with another browser: the publisher sends
 // this side's microphone, camera and screen; the subscriber receives everyone else's streams.
 // The browser speaks only Salon's signaling (sfu_publish, sfu_subscribe, sfu_answer,
-// sfu_candidate, sfu_unpublish; sfu_offer and sfu_reset from the server); Salon drives the SFU.
+// sfu_candidate, sfu_unpublish, sfu_restart_ice, sfu_view; sfu_offer and sfu_reset from the
+// server); Salon drives the SFU.
 //
 // Publisher. Three send-only transceivers, in this order: microphone, camera, screen (a viewer
 // has none). The camera is simulcast in three layers (rids h, m, l) where the browser allows;
@@ -26,6 +27,15 @@
 // device pixels, on screen or not, page hidden or not) and how its receiving path fares (the
 // subscriber's packet loss and, where the browser has one, its estimate of the bandwidth
 // available). A view goes out at most once a second, and only when it changed.
+//
+// Fresh ICE servers. TURN credentials are short-lived, and coturn refuses to refresh an
+// allocation whose credential has expired: when the server sends new ones, both connections
+// restart ICE on the same RTCPeerConnection (`renewIce`), so they gather relay candidates on new
+// allocations while the old ones still carry the media, which moves to a new pair once ICE
+// chose it. The publisher offers with iceRestart (sfu_publish renegotiates); the subscriber,
+// whose offers the SFU makes, asks for one with sfu_restart_ice and answers the sfu_offer that
+// follows. Resubscribing instead would make a new connection and stop every stream the page
+// receives until it is up.
 //
 // Failures. `sfu_reset` (the room's media was lost with an SFU node and made again) starts both
 // connections over. A publisher whose ICE fails restarts ICE (a new offer, same connection); a
@@ -108,8 +118,13 @@ export class SfuLink {
     this.missed = { publisher: false, subscriber: false };
     /** Counts signaling resumes: a request lost across one is redone at once. */
     this.resumes = 0;
+    /** The subscriber's ICE restart (renewIce) may not have reached the server. */
+    this.renewalMissed = false;
     /** How many times each side started over or restarted ICE (diagnostics and tests). */
     this.restarts = { publisher: 0, subscriber: 0 };
+    /** How many ICE restarts each side completed for fresh ICE servers, on the same
+     * connection (renewIce; diagnostics and tests). */
+    this.renewals = { publisher: 0, subscriber: 0 };
     // Work on each connection happens one step at a time, in order.
     /** @type {Promise<void>} */
     this.publisherQueue = Promise.resolve();
@@ -190,6 +205,50 @@ export class SfuLink {
     }
   }
 
+  /**
+   * Fresh ICE servers, and ICE restarted on both connections with them (see "Fresh ICE
+   * servers" above). A connection not negotiated yet has gathered nothing: the servers alone
+   * do for it, as for one made from now on.
+   * @param {RTCIceServer[]} iceServers
+   */
+  renewIce(iceServers) {
+    if (this.closed) return;
+    this.setIceServers(iceServers);
+    const generation = this.generation;
+    if (this.publish) {
+      this.#onPublisher(async () => {
+        const pc = this.publisher;
+        if (!pc || generation !== this.generation || pc.signalingState !== "stable" ||
+            !pc.remoteDescription) return;
+        if (await this.#offerToSfu(pc, generation, true)) this.renewals.publisher += 1;
+      });
+    }
+    this.#renewSubscriber();
+  }
+
+  /** Asks the SFU to restart the subscriber's ICE; its offer follows as sfu_offer. */
+  #renewSubscriber() {
+    const generation = this.generation;
+    this.#onSubscriber(async () => {
+      const pc = this.subscriber;
+      // A subscription on its way is a new connection, made with the new servers.
+      if (!pc || generation !== this.generation || this.pendingSubscribe ||
+          !pc.remoteDescription) return;
+      this.renewalMissed = false;
+      const since = this.resumes;
+      // The SFU's offer comes after this answer, and goes through handleOffer.
+      const answer = await this.request("sfu_restart_ice", {});
+      if (answer.ok || generation !== this.generation || pc !== this.subscriber) return;
+      if (!LOST.has(answer.error.code)) {
+        console.warn("Salon: the SFU did not restart ICE:", answer.error);
+      } else if (since === this.resumes) {
+        this.renewalMissed = true; // asked again at the resume
+      } else {
+        this.#renewSubscriber(); // the signaling is back already
+      }
+    });
+  }
+
   /** @param {Record<Slot, MediaStreamTrack | null>} tracks */
   async setTracks(tracks) {
     await Promise.all(SLOTS.map((slot) => this.setTrack(slot, tracks[slot])));
@@ -245,6 +304,10 @@ export class SfuLink {
     if (this.publish && (this.missed.publisher || failed(this.publisher))) this.#missed("publisher");
     if (this.missed.subscriber || (this.subscriber && failed(this.subscriber))) {
       this.#missed("subscriber");
+    }
+    if (this.renewalMissed) {
+      this.renewalMissed = false;
+      this.#renewSubscriber();
     }
   }
 
@@ -358,10 +421,11 @@ export class SfuLink {
   }
 
   /**
-   * Offers `pc`'s current state to the SFU and applies its answer.
+   * Offers `pc`'s current state to the SFU and applies its answer; true once applied.
    * @param {RTCPeerConnection} pc
    * @param {number} generation
    * @param {boolean} [iceRestart]
+   * @returns {Promise<boolean>}
    */
   async #offerToSfu(pc, generation, iceRestart = false) {
     this.publishing = true;
@@ -379,13 +443,14 @@ export class SfuLink {
         description: { type: "offer", sdp: local.sdp },
         kinds,
       });
-      if (generation !== this.generation || pc !== this.publisher) return;
+      if (generation !== this.generation || pc !== this.publisher) return false;
       if (!answer.ok) {
         if (LOST.has(answer.error.code)) this.#missed("publisher", since);
         console.warn("Salon: the SFU did not take this side's media:", answer.error);
-        return;
+        return false;
       }
       await pc.setRemoteDescription(answer.description);
+      return true;
     } finally {
       this.publishing = false;
       const held = this.heldCandidates;
@@ -500,16 +565,19 @@ export class SfuLink {
         this.streams.set(stream.mid, stream);
       }
     }
+    // New ICE credentials from the SFU on the same connection: the restart sfu_restart_ice
+    // asked for (whether the SFU offered it at once or with its next renegotiation).
+    const before = iceUfrag(pc.remoteDescription?.sdp);
+    const restarted = before !== null && before !== iceUfrag(offered.description.sdp);
     await pc.setRemoteDescription(offered.description);
     await pc.setLocalDescription();
     this.#placeTracks();
     const local = /** @type {RTCSessionDescription} */ (pc.localDescription);
     const since = this.resumes;
     const answer = await this.request("sfu_answer", { description: { type: "answer", sdp: local.sdp } });
-    if (!answer.ok && LOST.has(answer.error.code) && generation === this.generation &&
-        pc === this.subscriber) {
-      this.#missed("subscriber", since);
-    }
+    if (generation !== this.generation || pc !== this.subscriber) return;
+    if (answer.ok && restarted) this.renewals.subscriber += 1;
+    if (!answer.ok && LOST.has(answer.error.code)) this.#missed("subscriber", since);
   }
 
   /** Puts every received track in the stream of the participant (and slot) it carries. */
@@ -938,6 +1006,14 @@ function sync(stream, tracks) {
     }
   }
   return changed;
+}
+
+/**
+ * The ICE username fragment an SDP announces first (null without one).
+ * @param {string | undefined} sdp
+ */
+function iceUfrag(sdp) {
+  return sdp?.match(/^a=ice-ufrag:(\S+)/m)?.[1] ?? null;
 }
 
 /**
