@@ -26,6 +26,8 @@ if [ "$want_test" = 1 ]; then
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ -d /usr/share/fonts/truetype/liberation ] || missing+=(fonts-liberation)
   command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing+=(iproute2)
+  # The browser modules' unit tests (tests/web/js) run under Node's test runner.
+  command -v node >/dev/null 2>&1 || missing+=(nodejs)
 fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -41,9 +43,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
     exit 1
   fi
 fi
-
-# The browser's socket.io-client (pinned; fetched with npm into a git-ignored folder).
-scripts/web-deps.sh
 
 extras=""
 [ "$want_test" = 1 ] && extras="[test]"

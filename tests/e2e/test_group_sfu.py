@@ -503,7 +503,7 @@ def test_three_chromium_participants_see_each_other_through_janus(
     made = {p.name: _made_connections(p) for p in people}
     floors = {p.name: {pid: s.frames_decoded for pid, s in p.stats().items()} for p in people}
     resumes = gus.page.evaluate("() => window.salon.client.sfu.resumes")
-    gus.page.evaluate("() => window.salon.client.socket.io.engine.close()")
+    gus.page.evaluate("() => window.salon.client.socket.dropTransport()")
     wait_until(
         lambda: gus.page.evaluate("() => window.salon.client.sfu.resumes") > resumes,
         30,

@@ -1,5 +1,6 @@
 """The room app's shell at ``/<room>``: what the page tells the app, and a CSP without
-``unsafe-inline`` that the page fully respects (no inline script or style at all)."""
+``unsafe-inline`` that the page fully respects (no inline style; one inline script, the room
+page's early signaling start, allowed by its hash and nothing else)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import timedelta
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
+from salon.api.middleware import script_hash
 from salon.clock import FakeClock
 from tests.support.server import RunningServer
 
@@ -25,7 +27,9 @@ class _Audit(HTMLParser):
         self.body: dict[str, str | None] = {}
         self.inline: list[str] = []
         self.scripts: list[str] = []
+        self.inline_scripts: list[str] = []
         self._in_script = False
+        self._inline = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = dict(attrs)
@@ -38,8 +42,9 @@ class _Audit(HTMLParser):
         if tag == "script":
             self._in_script = True
             src = attributes.get("src")
+            self._inline = src is None
             if src is None:
-                self.inline.append("inline <script>")
+                self.inline_scripts.append("")
             else:
                 self.scripts.append(src)
 
@@ -48,8 +53,8 @@ class _Audit(HTMLParser):
             self._in_script = False
 
     def handle_data(self, data: str) -> None:
-        if self._in_script and data.strip():
-            self.inline.append("inline script text")
+        if self._in_script and self._inline:
+            self.inline_scripts[-1] += data
 
 
 def _audit(html: str) -> _Audit:
@@ -113,9 +118,15 @@ def test_pages_have_a_strict_csp_and_nothing_inline(
         csp = page.headers["content-security-policy"]
         assert "unsafe-inline" not in csp
         assert "unsafe-eval" not in csp
-        assert "script-src 'self'" in csp
-        assert "style-src 'self'" in csp
-        assert _audit(page.text).inline == [], page.url
+        assert "style-src 'self';" in csp
+        audit = _audit(page.text)
+        assert audit.inline == [], page.url
+        # Each inline script is allowed by its own hash, and nothing else inline is.
+        script_src = csp.split("script-src ")[1].split(";")[0].split()
+        assert script_src == ["'self'", *(script_hash(text) for text in audit.inline_scripts)]
+    room, host, landing, missing = (_audit(page.text).inline_scripts for page in pages)
+    assert len(room) == len(host) == 1 and "new WebSocket(" in room[0]
+    assert landing == missing == []
 
 
 def test_every_static_file_the_app_imports_is_served(server: RunningServer) -> None:
@@ -133,3 +144,23 @@ def test_every_static_file_the_app_imports_is_served(server: RunningServer) -> N
             for imported in re.findall(r'from "\./([\w.-]+\.js)"', response.text):
                 queue.append(imported)
     assert {"room.js", "salon-client.js", "peer-link.js", "params.js", "strings.js"} <= seen
+
+
+def test_only_the_room_page_leaves_out_the_opener_policy(
+    server: RunningServer, api_key: str, clock: FakeClock
+) -> None:
+    """COOP would start the room page's renderer only once its response came (see
+    docs/security.md); every other page keeps ``same-origin``."""
+    meeting = _meeting(server, api_key, clock)
+    with server.client() as http:
+        room = http.get(_path(meeting["roomUrl"]))
+        others = [
+            http.get("/"),
+            http.get("/no-such-room"),
+            http.get(_path(meeting["roomUrl"]) + "?roomKey=forged"),
+            http.get("/docs/embed"),
+            http.get("/v1/meetings"),
+        ]
+    assert room.headers.get_list("cross-origin-opener-policy") == ["unsafe-none"]
+    for page in others:
+        assert page.headers.get_list("cross-origin-opener-policy") == ["same-origin"], page.url

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import time
 from collections.abc import Iterable
@@ -11,22 +13,29 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from salon.api.errors import error_bytes
 from salon.errors import FieldProblem, PayloadTooLarge, SalonError, UnsupportedContentType
 
-__all__ = ["BodyLimit", "Edge", "page_csp"]
+__all__ = ["BodyLimit", "Edge", "page_csp", "script_hash"]
 
 log = logging.getLogger("salon.access")
 
 API_CSP = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 _PAGE_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'{scripts}; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'none'; "
-    "form-action 'self'"
+    "form-action 'self'; frame-ancestors {frame_ancestors}"
 )
 
 
-def page_csp(frame_ancestors: str = "'none'") -> str:
-    """A page's CSP; who may frame it is the only part that differs between pages. A room
-    page passes its organization's allowed embed domains; every other page stays unframable."""
-    return f"{_PAGE_CSP}; frame-ancestors {frame_ancestors}"
+def page_csp(frame_ancestors: str = "'none'", inline_scripts: tuple[str, ...] = ()) -> str:
+    """A page's CSP. A room page passes its organization's allowed embed domains (every other
+    page stays unframable), and the one inline script it carries, allowed by its hash alone."""
+    hashes = "".join(f" {script_hash(text)}" for text in inline_scripts)
+    return _PAGE_CSP.format(scripts=hashes, frame_ancestors=frame_ancestors)
+
+
+def script_hash(text: str) -> str:
+    """The CSP source that allows exactly this inline script."""
+    digest = base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+    return f"'sha256-{digest}'"
 
 
 PAGE_CSP = page_csp().encode()
@@ -39,7 +48,9 @@ _COMMON = [
     (b"cross-origin-resource-policy", b"same-origin"),
 ]
 
-_ROUTE_MAY_SET = frozenset({b"cross-origin-resource-policy"})
+# A route may loosen these: Cross-Origin-Resource-Policy for files other sites load (the embed
+# element, the SDK), Cross-Origin-Opener-Policy for the room page (see pages.room_page).
+_ROUTE_MAY_SET = frozenset({b"cross-origin-resource-policy", b"cross-origin-opener-policy"})
 
 
 class Edge:
@@ -66,8 +77,7 @@ class Edge:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k not in dropped]
-                # A route may loosen Cross-Origin-Resource-Policy for files other sites load
-                # (the embed element, the SDK); every other common header is fixed.
+                # A route may loosen some (_ROUTE_MAY_SET); every other common header is fixed.
                 own = {k for k, _ in headers}
                 headers.extend(
                     (k, v) for k, v in _COMMON if k not in own or k not in _ROUTE_MAY_SET

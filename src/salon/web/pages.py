@@ -2,8 +2,10 @@
 cannot be entered, the landing page at ``/`` (embedded mode only), and the embedding guide at
 ``/docs/embed``.
 
-No page carries inline script or style (the CSP forbids both): the room app is ES modules under
-``/static/``, and what it needs from the server travels in ``data-`` attributes.
+No page carries inline style, and only the room page inline script: a few lines
+(templates/room-boot.js) that open the signaling WebSocket while the room app's ES modules
+load, allowed by their hash in that page's CSP. What the app needs from the server travels in
+``data-`` attributes.
 
 Who may frame a page: a room's pages (the app, and its refusals) only the sites in its
 organization's allowed embed domains (CSP ``frame-ancestors``; an empty list: any site); every
@@ -202,11 +204,20 @@ def embed_guide() -> HTMLResponse:
 # --- rooms -----------------------------------------------------------------------------------
 
 
-def _framable(response: HTMLResponse, domains: tuple[str, ...] | None) -> HTMLResponse:
+@cache
+def _room_boot() -> str:
+    """The room page's inline script (its CSP allows it by hash)."""
+    return files("salon.web").joinpath("templates", "room-boot.js").read_text(encoding="utf-8")
+
+
+def _framable(
+    response: HTMLResponse, domains: tuple[str, ...] | None, inline_scripts: tuple[str, ...] = ()
+) -> HTMLResponse:
     """Lets the room's organization's allowed embed domains frame ``response`` (a room that
     does not exist keeps the default: no site)."""
     if domains is not None:
-        response.headers["content-security-policy"] = page_csp(frame_ancestors(domains))
+        csp = page_csp(frame_ancestors(domains), inline_scripts)
+        response.headers["content-security-policy"] = csp
     return response
 
 
@@ -243,5 +254,13 @@ def room_page(
         room_mode=escape(access.room_mode.value, quote=True),
         # For the embed API (embed-bridge.js): whom the room may talk to by postMessage.
         embed_domains=escape(json.dumps(list(domains)) if domains else "any", quote=True),
+        boot=_room_boot(),
     )
-    return _framable(HTMLResponse(html), domains)
+    response = _framable(HTMLResponse(html), domains, (_room_boot(),))
+    # Every other page is Cross-Origin-Opener-Policy: same-origin. Not this one: it is made to
+    # be framed by the embedding site, where COOP does not apply, and as a top-level page COOP
+    # makes the browser put it in a new browsing context group, i.e. start a new renderer only
+    # once the response has come, instead of alongside the request: 50-100 ms before a person
+    # joins (docs/security.md, "Headers").
+    response.headers["cross-origin-opener-policy"] = "unsafe-none"
+    return response

@@ -77,10 +77,8 @@ def resolve(path: str, root: Path = STATIC_ROOT) -> Path | None:
 
 
 def cache_control(path: str) -> str:
-    """Third-party files are pinned by version (scripts/web-deps.sh) and may be cached long;
-    Salon's own files change with every deploy and are revalidated each time."""
-    if path.startswith("vendor/"):
-        return "public, max-age=604800"
+    """Salon's files change with every deploy: a browser revalidates them each time (a 304
+    when unchanged, see the ETag)."""
     return "no-cache"
 
 

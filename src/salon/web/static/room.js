@@ -202,7 +202,6 @@ function errorText() {
   const error = now().error;
   const code = error?.code ?? "";
   const known = /** @type {Record<string, string>} */ ({
-    load_failed: t("error.loadFailed"),
     connect_failed: t("error.connect"),
     timeout: t("error.timeout"),
     not_connected: t("error.connect"),

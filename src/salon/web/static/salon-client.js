@@ -9,19 +9,13 @@
 
 import { PeerLink, SLOTS } from "./peer-link.js";
 import { SfuLink } from "./sfu-link.js";
+import { SignalSocket } from "./signal-socket.js";
 
 export const PROTOCOL_VERSION = 1;
-const SOCKET_IO_MODULE = new URL("./vendor/socket.io.esm.min.js", import.meta.url).href;
 const ACK_TIMEOUT_MS = 15_000;
 const MAX_CHAT_TEXT = 4000;
 const MAX_CHAT_MESSAGES = 500;
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
-
-// socket.io-client starts loading with this module: a client connects soon after it is made,
-// and a dynamic import resolves only tasks after it is asked for. Dynamic all the same, so that
-// when it cannot load, the app still runs and says so (a "load_failed" error).
-const socketIo = import(SOCKET_IO_MODULE);
-socketIo.catch(() => {}); // a failure is reported to the client that needs it
 
 /**
  * @typedef {"idle" | "connecting" | "connected" | "reconnecting" | "room_locked" | "knocking"
@@ -117,7 +111,7 @@ export class SalonClient {
     /** Counts stopLocalMedia calls: a device that opens after one is closed at once. */
     this.mediaEpoch = 0;
 
-    /** @type {any} the Socket.IO socket */
+    /** @type {SignalSocket | null} */
     this.socket = null;
     /** @type {{displayName: string, externalId: string | null}} */
     this.identity = { displayName: "", externalId: null };
@@ -218,6 +212,8 @@ export class SalonClient {
       }
       if (epoch !== this.mediaEpoch) return;
       await Promise.all([this.setMicrophone(wanted.audio), this.setCamera(wanted.video)]);
+      // The join may have told the room's mode while the camera opened at another size.
+      if (this.room) this.#fitCamera();
     } finally {
       this.mediaStarting = null;
     }
@@ -256,6 +252,12 @@ export class SalonClient {
       kind === "video" ? this.#cameraSize() : { echoCancellation: true, noiseSuppression: true };
     if (deviceId) constraints.deviceId = { exact: deviceId };
     return constraints;
+  }
+
+  /** Sizes the open camera for the room's mode (see #cameraSize). */
+  #fitCamera() {
+    this.#localTrack("video")?.applyConstraints(this.#cameraSize())
+      .catch((/** @type {unknown} */ err) => console.warn("Salon: camera size:", err));
   }
 
   /**
@@ -449,41 +451,24 @@ export class SalonClient {
     this.#ensureSocket().catch(() => {});
   }
 
-  async #ensureSocket() {
-    if (!this.socket) await this.#makeSocket();
-    if (!this.socket.connected) this.socket.connect();
-    return this.#whenConnected();
-  }
-
-  async #makeSocket() {
-    let io;
-    try {
-      ({ io } = await socketIo);
-    } catch (err) {
-      console.error("Salon: cannot load socket.io-client:", err);
-      throw failure("load_failed", "socket.io-client could not be loaded").error;
-    }
-    if (this.socket) return; // another caller made it while the module loaded
-    const options = {
-      path: "/socket.io/",
-      // WebSocket first; when it cannot open (blocked by a proxy or a firewall), the same
-      // attempt falls back to HTTPS long-polling.
-      transports: ["websocket", "polling"],
-      tryAllTransports: true,
+  #ensureSocket() {
+    // WebSocket first; when it cannot open (blocked by a proxy or a firewall), the same
+    // attempt goes on over HTTPS long-polling (signal-socket.js).
+    const socket = (this.socket ??= this.#listen(new SignalSocket(this.serverUrl ?? "", {
       auth: { v: PROTOCOL_VERSION },
-      autoConnect: false,
       reconnectionDelay: 500,
       reconnectionDelayMax: 4000,
       timeout: 10_000,
-    };
-    const socket = this.serverUrl ? io(this.serverUrl, options) : io(options);
-    this.socket = socket;
-    this.#listen(socket);
+    })));
+    socket.connect();
+    return this.#whenConnected(socket);
   }
 
-  /** Resolves when the socket is connected; rejects on the first refusal or after a while. */
-  #whenConnected() {
-    const socket = this.socket;
+  /**
+   * Resolves when the socket is connected; rejects on the first refusal or after a while.
+   * @param {SignalSocket} socket
+   */
+  #whenConnected(socket) {
     if (socket.connected) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const done = () => {
@@ -512,16 +497,15 @@ export class SalonClient {
     });
   }
 
-  /** @param {any} socket */
+  /**
+   * @param {SignalSocket} socket
+   * @returns {SignalSocket}
+   */
   #listen(socket) {
     socket.on("connect", () => this.#onConnect());
     socket.on("disconnect", (/** @type {string} */ reason) => this.#onDisconnect(reason));
     // The server's word on an event sent without an acknowledgement, or an unknown one.
     socket.on("error", (/** @type {any} */ error) => console.warn("Salon: the server says:", error));
-    socket.on("connect_error", () => {
-      // When WebSocket failed (even by timing out), later attempts start with long-polling.
-      socket.io.opts.transports = ["polling", "websocket"];
-    });
     /** @type {Record<string, (payload: any) => void>} */
     const handlers = {
       participant_joined: (p) => this.#onParticipantJoined(p),
@@ -554,6 +538,7 @@ export class SalonClient {
         }
       });
     }
+    return socket;
   }
 
   /**
@@ -568,12 +553,16 @@ export class SalonClient {
   /** @param {{iceServers?: unknown, iceTransportPolicy?: unknown}} payload */
   #onIceServers(payload) {
     this.#setIce(payload);
+    // coturn checks a credential's expiry on every request, allocation refreshes included:
+    // gather fresh relay candidates now, while the old ones still work, rather than lose the
+    // relayed path when they expire. Media stays on the current pair until the new one is
+    // chosen. A group room's connections (to the SFU) are the SFU link's to renew.
+    if (this.sfu) {
+      this.sfu.renewIce(this.iceServers);
+      return;
+    }
     for (const link of this.links.values()) {
       link.setIceServers(this.iceServers);
-      // coturn checks a credential's expiry on every request, allocation refreshes included:
-      // gather fresh relay candidates now, while the old ones still work, rather than lose
-      // the relayed path when they expire. Media stays on the current pair until the new
-      // one is chosen.
       if (link instanceof PeerLink) link.restartIce();
     }
   }
@@ -589,16 +578,15 @@ export class SalonClient {
     if (!socket?.connected) {
       return Promise.resolve(failure("not_connected", "not connected to the server"));
     }
-    return new Promise((resolve) => {
-      socket.timeout(ACK_TIMEOUT_MS).emit(event, payload, (/** @type {any} */ err, /** @type {any} */ answer) => {
-        if (err) resolve(failure("timeout", `no answer to ${event}`));
-        else if (!answer || typeof answer !== "object") resolve(failure("bad_answer", `bad answer to ${event}`));
-        else {
-          if (!answer.ok) console.warn(`Salon: ${event} refused:`, answer.error);
-          resolve(answer);
-        }
-      });
-    });
+    return socket.request(event, payload, ACK_TIMEOUT_MS).then(
+      (answer) => {
+        if (!answer || typeof answer !== "object") return failure("bad_answer", `bad answer to ${event}`);
+        if (!answer.ok) console.warn(`Salon: ${event} refused:`, answer.error);
+        return answer;
+      },
+      // No answer in time, or the connection dropped before it came.
+      () => failure(socket.connected ? "timeout" : "not_connected", `no answer to ${event}`),
+    );
   }
 
   #onConnect() {
@@ -910,8 +898,7 @@ export class SalonClient {
     }
     this.sfu?.close();
     // A camera opened before the join knew the room's mode: resize it for the SFU's layers.
-    this.#localTrack("video")?.applyConstraints(this.#cameraSize())
-      .catch((/** @type {unknown} */ err) => console.warn("Salon: camera size:", err));
+    this.#fitCamera();
     this.sfu = new SfuLink({
       iceServers: this.iceServers,
       iceTransportPolicy: this.iceTransportPolicy,

@@ -57,8 +57,6 @@ const en = {
   "error.title": "Something went wrong",
   "error.retry": "Try again",
   "error.unsupported": "This browser cannot make video calls (no WebRTC). Try a recent browser.",
-  "error.loadFailed":
-    "The room could not load its connection library. The server admin should run scripts/web-deps.sh.",
   "error.connect": "Cannot reach the server. Check your connection and try again.",
   "error.timeout": "The server did not answer in time. Try again.",
   "error.invalidLink": "This link does not work. Ask for a new one.",
