@@ -142,14 +142,12 @@ def _jsep(message: JanusMessage, kind: SdpType) -> SessionDescription:
     return SessionDescription(kind, message.jsep["sdp"])
 
 
-def test_media_requests_are_what_the_builders_make() -> None:
-    name = "media.json"
-    sent = frames(name, "send")
+def _publishing(name: str) -> list[JanusMessage]:
+    """What every media transcript opens with: the session, the room and its monitor, then
+    alice publishing."""
     control, monitor = handle(name, "control"), handle(name, f"monitor:{ROOM_ID}")
-    publisher, subscriber = handle(name, "publisher:alice"), handle(name, "subscriber:bob")
     offer = _jsep(frames(name, "send", "publish")[-1], SdpType.OFFER)
-    answer = _jsep(frames(name, "send", "subscribe")[-1], SdpType.ANSWER)
-    expected = [
+    return [
         translate.create_session(),
         translate.attach(),
         translate.create_room(
@@ -165,7 +163,7 @@ def test_media_requests_are_what_the_builders_make() -> None:
         translate.allowed(control, ROOM_ID, secret=SECRET, action="add", tokens=["<token:alice>"]),
         translate.attach(),
         translate.publish(
-            publisher,
+            handle(name, "publisher:alice"),
             ROOM_ID,
             "alice",
             offer,
@@ -173,29 +171,62 @@ def test_media_requests_are_what_the_builders_make() -> None:
             token="<token:alice>",
             kinds={"0": FeedKind.AUDIO, "1": FeedKind.VIDEO},
         ),
-        translate.trickle(
-            publisher,
-            IceCandidate("candidate:1 1 udp 2130706431 10.77.0.2 9 typ host", "0", 0),
-        ),
-        translate.trickle(publisher, None),
+    ]
+
+
+def _subscribing(name: str) -> list[JanusMessage]:
+    """bob subscribing to alice, answering Janus's first offer."""
+    subscriber = handle(name, "subscriber:bob")
+    answer = _jsep(frames(name, "send", "subscribe")[-1], SdpType.ANSWER)
+    return [
         translate.attach(),
         translate.join_subscriber(subscriber, ROOM_ID, [FeedSelection("alice")], pin=PIN),
         translate.start_subscription(subscriber, answer),
-        translate.list_participants(control, ROOM_ID),
-        translate.unpublish(publisher),
-        translate.allowed(
-            control, ROOM_ID, secret=SECRET, action="remove", tokens=["<token:alice>"]
-        ),
-        translate.kick(control, ROOM_ID, "alice", secret=SECRET),
-        translate.detach(subscriber),
-        translate.detach(publisher),
-        translate.destroy_room(control, ROOM_ID, secret=SECRET),
-        translate.detach(monitor),
+    ]
+
+
+def _closing(name: str) -> list[JanusMessage]:
+    """What every media transcript ends with: handles detached, the room and session gone."""
+    return [
+        translate.detach(handle(name, "subscriber:bob")),
+        translate.detach(handle(name, "publisher:alice")),
+        translate.destroy_room(handle(name, "control"), ROOM_ID, secret=SECRET),
+        translate.detach(handle(name, f"monitor:{ROOM_ID}")),
         translate.destroy_session(),
     ]
+
+
+def _assert_sent(name: str, expected: list[JanusMessage]) -> None:
+    """Salon's builders make exactly the requests the transcript recorded, in order."""
+    sent = frames(name, "send")
     assert len(sent) == len(expected)
     for built, recorded in zip(expected, sent, strict=True):
         assert _framed(built, recorded) == translate.encode_message(recorded)
+
+
+def test_media_requests_are_what_the_builders_make() -> None:
+    name = "media.json"
+    control = handle(name, "control")
+    publisher = handle(name, "publisher:alice")
+    _assert_sent(
+        name,
+        [
+            *_publishing(name),
+            translate.trickle(
+                publisher,
+                IceCandidate("candidate:1 1 udp 2130706431 10.77.0.2 9 typ host", "0", 0),
+            ),
+            translate.trickle(publisher, None),
+            *_subscribing(name),
+            translate.list_participants(control, ROOM_ID),
+            translate.unpublish(publisher),
+            translate.allowed(
+                control, ROOM_ID, secret=SECRET, action="remove", tokens=["<token:alice>"]
+            ),
+            translate.kick(control, ROOM_ID, "alice", secret=SECRET),
+            *_closing(name),
+        ],
+    )
 
 
 LOW, HIGH = SimulcastLayer.LOW, SimulcastLayer.HIGH
@@ -210,48 +241,16 @@ LAYER_STEPS = {
 
 def test_layer_requests_are_what_the_builders_make() -> None:
     name = "layers.json"
-    sent = frames(name, "send")
-    control, monitor = handle(name, "control"), handle(name, f"monitor:{ROOM_ID}")
-    publisher, subscriber = handle(name, "publisher:alice"), handle(name, "subscriber:bob")
-    offer = _jsep(frames(name, "send", "publish")[-1], SdpType.OFFER)
-    answer = _jsep(frames(name, "send", "subscribe")[-1], SdpType.ANSWER)
-    expected = [
-        translate.create_session(),
-        translate.attach(),
-        translate.create_room(
-            control,
-            RoomSpec(ROOM_ID, max_publishers=3),
-            admin_key="<admin_key>",
-            secret=SECRET,
-            pin=PIN,
-            allowed=[MONITOR_TOKEN],
-        ),
-        translate.attach(),
-        translate.join_monitor(monitor, ROOM_ID, MONITOR_ID, pin=PIN, token=MONITOR_TOKEN),
-        translate.allowed(control, ROOM_ID, secret=SECRET, action="add", tokens=["<token:alice>"]),
-        translate.attach(),
-        translate.publish(
-            publisher,
-            ROOM_ID,
-            "alice",
-            offer,
-            pin=PIN,
-            token="<token:alice>",
-            kinds={"0": FeedKind.AUDIO, "1": FeedKind.VIDEO},
-        ),
-        translate.attach(),
-        translate.join_subscriber(subscriber, ROOM_ID, [FeedSelection("alice")], pin=PIN),
-        translate.start_subscription(subscriber, answer),
-        *(translate.configure_subscription(subscriber, s) for s in LAYER_STEPS.values()),
-        translate.detach(subscriber),
-        translate.detach(publisher),
-        translate.destroy_room(control, ROOM_ID, secret=SECRET),
-        translate.detach(monitor),
-        translate.destroy_session(),
-    ]
-    assert len(sent) == len(expected)
-    for built, recorded in zip(expected, sent, strict=True):
-        assert _framed(built, recorded) == translate.encode_message(recorded)
+    subscriber = handle(name, "subscriber:bob")
+    _assert_sent(
+        name,
+        [
+            *_publishing(name),
+            *_subscribing(name),
+            *(translate.configure_subscription(subscriber, s) for s in LAYER_STEPS.values()),
+            *_closing(name),
+        ],
+    )
 
 
 def test_a_subscription_s_streams_are_set_by_their_mid() -> None:
@@ -285,55 +284,25 @@ def test_a_stream_setting_changes_something() -> None:
 
 def test_restart_requests_are_what_the_builders_make() -> None:
     name = "restart.json"
-    sent = frames(name, "send")
-    control, monitor = handle(name, "control"), handle(name, f"monitor:{ROOM_ID}")
-    publisher, subscriber = handle(name, "publisher:alice"), handle(name, "subscriber:bob")
-    offer = _jsep(frames(name, "send", "publish")[-1], SdpType.OFFER)
+    subscriber = handle(name, "subscriber:bob")
+    publisher = handle(name, "publisher:alice")
     answers = [
         _jsep(frames(name, "send", step)[-1], SdpType.ANSWER)
-        for step in ("subscribe", "answer_restart", "answer_then_restart")
+        for step in ("answer_restart", "answer_then_restart")
     ]
-    expected = [
-        translate.create_session(),
-        translate.attach(),
-        translate.create_room(
-            control,
-            RoomSpec(ROOM_ID, max_publishers=3),
-            admin_key="<admin_key>",
-            secret=SECRET,
-            pin=PIN,
-            allowed=[MONITOR_TOKEN],
-        ),
-        translate.attach(),
-        translate.join_monitor(monitor, ROOM_ID, MONITOR_ID, pin=PIN, token=MONITOR_TOKEN),
-        translate.allowed(control, ROOM_ID, secret=SECRET, action="add", tokens=["<token:alice>"]),
-        translate.attach(),
-        translate.publish(
-            publisher,
-            ROOM_ID,
-            "alice",
-            offer,
-            pin=PIN,
-            token="<token:alice>",
-            kinds={"0": FeedKind.AUDIO, "1": FeedKind.VIDEO},
-        ),
-        translate.attach(),
-        translate.join_subscriber(subscriber, ROOM_ID, [FeedSelection("alice")], pin=PIN),
-        translate.start_subscription(subscriber, answers[0]),
-        translate.restart_subscription(subscriber),
-        translate.start_subscription(subscriber, answers[1]),
-        translate.unpublish(publisher),
-        translate.restart_subscription(subscriber),
-        translate.start_subscription(subscriber, answers[2]),
-        translate.detach(subscriber),
-        translate.detach(publisher),
-        translate.destroy_room(control, ROOM_ID, secret=SECRET),
-        translate.detach(monitor),
-        translate.destroy_session(),
-    ]
-    assert len(sent) == len(expected)
-    for built, recorded in zip(expected, sent, strict=True):
-        assert _framed(built, recorded) == translate.encode_message(recorded)
+    _assert_sent(
+        name,
+        [
+            *_publishing(name),
+            *_subscribing(name),
+            translate.restart_subscription(subscriber),
+            translate.start_subscription(subscriber, answers[0]),
+            translate.unpublish(publisher),
+            translate.restart_subscription(subscriber),
+            translate.start_subscription(subscriber, answers[1]),
+            *_closing(name),
+        ],
+    )
     assert translate.restart_subscription(7).body == {"request": "configure", "restart": True}
 
 
