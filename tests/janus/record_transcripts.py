@@ -29,6 +29,7 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -250,9 +251,22 @@ async def media(process: JanusProcess) -> SessionDescription:
     return publisher_offer(recorder, secrets)
 
 
-async def layers(process: JanusProcess) -> None:
-    """A subscriber's streams set without renegotiation: a layer, a pause, a resume (the
-    frames come back), and a mid the subscription does not have."""
+@dataclass
+class Scene:
+    """alice publishing in a room and bob receiving her, recorded step by step."""
+
+    recorder: Recorder
+    backend: JanusBackend
+    seen: list[SfuEvent]
+    room: Any
+    publisher: peers.Publisher
+    subscriber: peers.Subscriber
+
+
+@asynccontextmanager
+async def alice_to_bob(process: JanusProcess, fixture: str) -> AsyncIterator[Scene]:
+    """Sets the scene up (steps create_room to subscriber_up), and when the scenario is done
+    takes it down (leave, destroy_room, close) and writes ``fixture``."""
     recorder = Recorder()
     backend = await connect(process, tap=recorder.tap, keepalive_interval=3600)
     recorder.handles["control"] = backend._control_handle
@@ -274,6 +288,25 @@ async def layers(process: JanusProcess) -> None:
             recorder.handles["subscriber:bob"] = subscriber.handle.handle_id
         with recorder.at("subscriber_up"):
             await eventually(lambda: len(subscriber.video_frames) > 5, 20, "decoded frames")
+        yield Scene(recorder, backend, seen, room, publisher, subscriber)
+        with recorder.at("leave"):
+            await backend.leave(subscriber.handle)
+            await backend.leave(publisher.handle)
+        with recorder.at("destroy_room"):
+            await backend.destroy_room(room)
+        secrets = secrets_of(process, backend, [grant])
+        with recorder.at("close"):
+            await backend.close()
+        await subscriber.close()
+        await publisher.close()
+    write(fixture, recorder, secrets)
+
+
+async def layers(process: JanusProcess) -> None:
+    """A subscriber's streams set without renegotiation: a layer, a pause, a resume (the
+    frames come back), and a mid the subscription does not have."""
+    async with alice_to_bob(process, "layers.json") as scene:
+        recorder, backend, subscriber = scene.recorder, scene.backend, scene.subscriber
         handle = subscriber.handle
         with recorder.at("set_layer"):
             await backend.configure_subscription(handle, [StreamSetting("1", SimulcastLayer.LOW)])
@@ -292,17 +325,6 @@ async def layers(process: JanusProcess) -> None:
             )
         with recorder.at("set_unknown_mid"), suppress(SfuRefused):
             await backend.configure_subscription(handle, [StreamSetting("9", SimulcastLayer.LOW)])
-        with recorder.at("leave"):
-            await backend.leave(subscriber.handle)
-            await backend.leave(publisher.handle)
-        with recorder.at("destroy_room"):
-            await backend.destroy_room(room)
-        secrets = secrets_of(process, backend, [grant])
-        with recorder.at("close"):
-            await backend.close()
-        await subscriber.close()
-        await publisher.close()
-    write("layers.json", recorder, secrets)
 
 
 def ice_ufrag(description: SessionDescription) -> str:
@@ -315,27 +337,9 @@ async def restart(process: JanusProcess) -> None:
     """A subscription's ICE restarted: Janus offers at once with new ICE credentials; then,
     asked while its offer for an unpublished stream is unanswered, only once that offer is
     answered, in the ``updated`` event of its next offer."""
-    recorder = Recorder()
-    backend = await connect(process, tap=recorder.tap, keepalive_interval=3600)
-    recorder.handles["control"] = backend._control_handle
-    async with listening(backend) as seen:
-        with recorder.at("create_room"):
-            room = await backend.create_room(RoomSpec(ROOM, max_publishers=3))
-            recorder.handles[f"monitor:{ROOM}"] = monitor_of(backend)
-        with recorder.at("allow_publisher"):
-            grant = await backend.allow_publisher(room, "alice")
-        with recorder.at("publish"):
-            publisher = await peers.publish(backend, grant)
-            recorder.handles["publisher:alice"] = publisher.handle.handle_id
-        with recorder.at("publisher_up"):
-            await eventually(
-                lambda: any(isinstance(e, FeedsPublished) for e in seen), 20, "feeds published"
-            )
-        with recorder.at("subscribe"):
-            subscriber = await peers.subscribe(backend, room, "bob", "alice")
-            recorder.handles["subscriber:bob"] = subscriber.handle.handle_id
-        with recorder.at("subscriber_up"):
-            await eventually(lambda: len(subscriber.video_frames) > 5, 20, "decoded frames")
+    async with alice_to_bob(process, "restart.json") as scene:
+        recorder, backend, seen = scene.recorder, scene.backend, scene.seen
+        publisher, subscriber = scene.publisher, scene.subscriber
         handle = subscriber.handle
 
         def offers() -> list[SfuEvent]:
@@ -366,17 +370,6 @@ async def restart(process: JanusProcess) -> None:
             ice_ufrag(restarted.offer),
             ice_ufrag(unpublished.offer),
         }
-        with recorder.at("leave"):
-            await backend.leave(subscriber.handle)
-            await backend.leave(publisher.handle)
-        with recorder.at("destroy_room"):
-            await backend.destroy_room(room)
-        secrets = secrets_of(process, backend, [grant])
-        with recorder.at("close"):
-            await backend.close()
-        await subscriber.close()
-        await publisher.close()
-    write("restart.json", recorder, secrets)
 
 
 def publisher_offer(recorder: Recorder, secrets: dict[str, str]) -> SessionDescription:
