@@ -7,6 +7,8 @@ on the server is a FakeClock the test moves, and timers are driven with ``signal
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -96,101 +98,87 @@ async def test_ice_servers_come_from_the_stun_setting(tmp_path: Path, clock: Fak
     assert reply["iceTransportPolicy"] == "all"
 
 
+@contextmanager
+def _with_turn(
+    tmp_path: Path, clock: FakeClock, *, relay_only: bool = False, **turn: str
+) -> Iterator[tuple[RunningServer, RoomUnderTest]]:
+    """A real server whose participants get TURN servers of an external pool (``turn`` are its
+    settings, e.g. ``turn_servers``), and a room on it."""
+    secret = tmp_path / "turn.secret"
+    secret.write_text("s3cret-" * 6 + "\n")
+    settings = make_settings(tmp_path, turn_mode="external", turn_secret_file=str(secret), **turn)
+    services = build_services(settings, clock)
+    try:
+        room = make_room(services, clock, relay_only=relay_only)
+        with https_server(services) as running:
+            yield running, room
+    finally:
+        services.close()
+
+
 async def test_turn_credentials_are_given_at_join_and_renewed_before_they_expire(
     tmp_path: Path, clock: FakeClock
 ):
-    secret = tmp_path / "turn.secret"
-    secret.write_text("s3cret-" * 6 + "\n")
-    settings = make_settings(
-        tmp_path,
-        turn_mode="external",
-        turn_servers="eu=turn.example.net:3478:5349",
-        turn_secret_file=str(secret),
-        turn_credential_ttl="600",
-    )
-    services = build_services(settings, clock)
-    try:
-        room = make_room(services, clock)
-        with https_server(services) as running:
-            client = SignalingClient(running)
-            await client.connect()
-            reply = await client.join(room.room_name)
-            (turn,) = reply["iceServers"]
-            assert "turn:turn.example.net:3478?transport=udp" in turn["urls"]
-            assert "turns:turn.example.net:5349?transport=tcp" in turn["urls"]
-            expiry, _, opaque = turn["username"].partition(":")
-            assert int(expiry) == int(clock.now().timestamp()) + 600
-            assert reply["iceTransportPolicy"] == "all"
+    servers = "eu=turn.example.net:3478:5349"
+    with _with_turn(tmp_path, clock, turn_servers=servers, turn_credential_ttl="600") as (
+        running,
+        room,
+    ):
+        client = SignalingClient(running)
+        await client.connect()
+        reply = await client.join(room.room_name)
+        (turn,) = reply["iceServers"]
+        assert "turn:turn.example.net:3478?transport=udp" in turn["urls"]
+        assert "turns:turn.example.net:5349?transport=tcp" in turn["urls"]
+        expiry, _, opaque = turn["username"].partition(":")
+        assert int(expiry) == int(clock.now().timestamp()) + 600
+        assert reply["iceTransportPolicy"] == "all"
 
-            await on_server(running, running.signaling.tick())
-            await client.settle()
-            assert "ice_servers" not in client.names()  # nothing is due yet
+        await on_server(running, running.signaling.tick())
+        await client.settle()
+        assert "ice_servers" not in client.names()  # nothing is due yet
 
-            clock.advance(timedelta(seconds=500))  # past the refresh point, before expiry
-            await on_server(running, running.signaling.tick())
-            fresh = await client.next("ice_servers")
-            (renewed,) = fresh["iceServers"]
-            new_expiry, _, new_opaque = renewed["username"].partition(":")
-            assert int(new_expiry) == int(clock.now().timestamp()) + 600
-            assert new_opaque != opaque and renewed["credential"] != turn["credential"]
-            assert fresh["iceTransportPolicy"] == "all"
-            await client.close()
-    finally:
-        services.close()
+        clock.advance(timedelta(seconds=500))  # past the refresh point, before expiry
+        await on_server(running, running.signaling.tick())
+        fresh = await client.next("ice_servers")
+        (renewed,) = fresh["iceServers"]
+        new_expiry, _, new_opaque = renewed["username"].partition(":")
+        assert int(new_expiry) == int(clock.now().timestamp()) + 600
+        assert new_opaque != opaque and renewed["credential"] != turn["credential"]
+        assert fresh["iceTransportPolicy"] == "all"
+        await client.close()
 
 
 async def test_the_nodes_region_picks_the_turn_servers_participants_get(
     tmp_path: Path, clock: FakeClock
 ):
-    secret = tmp_path / "turn.secret"
-    secret.write_text("s3cret-" * 6 + "\n")
-    settings = make_settings(
-        tmp_path,
-        turn_mode="external",
-        turn_servers="eu=turn-eu.example.net,us=turn-us1.example.net,us=turn-us2.example.net",
-        turn_secret_file=str(secret),
-        turn_credential_ttl="600",
-        turn_region="us",
-    )
-    services = build_services(settings, clock)
-    try:
-        room = make_room(services, clock)
-        with https_server(services) as running:
-            client = SignalingClient(running)
-            await client.connect()
-            reply = await client.join(room.room_name)
-            clock.advance(timedelta(seconds=500))  # past the refresh point
-            await on_server(running, running.signaling.tick())
-            fresh = await client.next("ice_servers")
-            await client.close()
-    finally:
-        services.close()
-    for servers in (reply["iceServers"], fresh["iceServers"]):
-        assert [s["urls"][0] for s in servers] == [
+    servers = "eu=turn-eu.example.net,us=turn-us1.example.net,us=turn-us2.example.net"
+    with _with_turn(
+        tmp_path, clock, turn_servers=servers, turn_credential_ttl="600", turn_region="us"
+    ) as (running, room):
+        client = SignalingClient(running)
+        await client.connect()
+        reply = await client.join(room.room_name)
+        clock.advance(timedelta(seconds=500))  # past the refresh point
+        await on_server(running, running.signaling.tick())
+        fresh = await client.next("ice_servers")
+        await client.close()
+    for servers_given in (reply["iceServers"], fresh["iceServers"]):
+        assert [s["urls"][0] for s in servers_given] == [
             "turn:turn-us1.example.net:3478?transport=udp",
             "turn:turn-us2.example.net:3478?transport=udp",
         ]
 
 
 async def test_a_relay_only_meeting_makes_every_participant_relay(tmp_path: Path, clock: FakeClock):
-    secret = tmp_path / "turn.secret"
-    secret.write_text("s3cret-" * 6 + "\n")
-    settings = make_settings(
-        tmp_path,
-        turn_mode="external",
-        turn_servers="turn.example.net",
-        turn_secret_file=str(secret),
-    )
-    services = build_services(settings, clock)
-    try:
-        room = make_room(services, clock, relay_only=True)
-        with https_server(services) as running:
-            client = SignalingClient(running)
-            await client.connect()
-            reply = await client.join(room.room_name)
-            await client.close()
-    finally:
-        services.close()
+    with _with_turn(tmp_path, clock, relay_only=True, turn_servers="turn.example.net") as (
+        running,
+        room,
+    ):
+        client = SignalingClient(running)
+        await client.connect()
+        reply = await client.join(room.room_name)
+        await client.close()
     assert reply["iceTransportPolicy"] == "relay"
     assert any(url.startswith("turn:") for url in reply["iceServers"][0]["urls"])
 
