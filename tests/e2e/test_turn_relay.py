@@ -31,6 +31,7 @@ from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, Participants, Salon, run
 from tests.e2e.media import receiving_from
 from tests.e2e.polling import wait_until
 from tests.e2e.room_page import Participant
+from tests.e2e.webrtc_stats import stats
 
 ONLY_TRANSPORT = """
 ((wanted) => {
@@ -52,32 +53,6 @@ ONLY_TRANSPORT = """
 })(%r);
 """
 
-# The selected pair of each peer connection, with how the local relay candidate reaches coturn.
-RELAY_PAIRS = """
-async () => {
-  const out = {};
-  const pcs = window.salon.debug.peerConnections();
-  for (const [id, pc] of pcs instanceof Map ? pcs : Object.entries(pcs)) {
-    const report = await pc.getStats();
-    const byId = new Map();
-    report.forEach((s) => byId.set(s.id, s));
-    let pair = null;
-    report.forEach((s) => {
-      const id = s.type === "transport" && s.selectedCandidatePairId;
-      if (id) pair = byId.get(id);
-    });
-    if (!pair) continue;
-    const local = byId.get(pair.localCandidateId), remote = byId.get(pair.remoteCandidateId);
-    out[id] = {
-      policy: pc.getConfiguration().iceTransportPolicy,
-      local: { type: local.candidateType, address: local.address, port: local.port,
-               relayProtocol: local.relayProtocol || null },
-      remote: { type: remote.candidateType, address: remote.address, port: remote.port },
-    };
-  }
-  return out;
-}
-"""
 
 VP8_KEYFRAME_START = b"\x9d\x01\x2a"  # in every VP8 key frame's header (RFC 6386 9.1)
 RTP_HEADER = struct.Struct("!BBHII")  # V/P/X/CC, M/PT, sequence number, timestamp, SSRC
@@ -101,20 +76,14 @@ def trusting_browser(playwright_driver: Playwright) -> Iterator[Browser]:
     launched.close()
 
 
-def relay_pairs(person: Participant) -> dict[str, dict[str, dict[str, object] | str]]:
-    pairs: dict[str, dict[str, dict[str, object] | str]] = person.page.evaluate(RELAY_PAIRS)
-    return pairs
-
-
 def relayed_both_ways(person: Participant, transport: str) -> bool:
-    pairs = relay_pairs(person)
+    pairs = stats(person.page)
     assert len(pairs) == 1, pairs
     (pair,) = pairs.values()
-    local, remote = pair["local"], pair["remote"]
-    assert isinstance(local, dict) and isinstance(remote, dict)
-    assert pair["policy"] == "relay", pair
-    assert (local["type"], remote["type"]) == ("relay", "relay"), pair
-    assert local["relayProtocol"] == transport, pair
+    assert pair.ice_transport_policy == "relay", pair
+    assert pair.local is not None and pair.remote is not None, pair
+    assert (pair.local.type, pair.remote.type) == ("relay", "relay"), pair
+    assert pair.local.relay_protocol == transport, pair
     return True
 
 
@@ -321,12 +290,12 @@ def test_what_coturn_relays_is_dtls_srtp(turn_salon: Salon, participants: Partic
     capture = Capture()
     try:
         people = start_call(participants, turn_salon, "udp")
-        (pair,) = relay_pairs(people[0]).values()
-        local, remote = pair["local"], pair["remote"]
-        assert isinstance(local, dict) and isinstance(remote, dict)
-        assert (local["type"], remote["type"]) == ("relay", "relay"), pair
+        (pair,) = stats(people[0].page).values()
+        local, remote = pair.local, pair.remote
+        assert local is not None and remote is not None, pair
+        assert (local.type, remote.type) == ("relay", "relay"), pair
         # coturn sends what one page's allocation relays to the other's: the peers' own bytes.
-        ports = frozenset({int(str(local["port"])), int(str(remote["port"]))})
+        ports = frozenset({local.port, remote.port})
         wait_until(
             lambda: sum(is_rtp(p) for p in capture.between(ports)) >= 300,
             60,

@@ -29,6 +29,7 @@ async () => {
     const r = {
       connectionState: pc.connectionState, signalingState: pc.signalingState,
       iceConnectionState: pc.iceConnectionState,
+      iceTransportPolicy: pc.getConfiguration().iceTransportPolicy,
       framesDecoded: 0, videoInbound: 0, packetsReceived: 0, audioInbound: 0,
       totalAudioEnergy: 0, localTracks: pc.getSenders().filter((s) => s.track).length,
       pair: null,
@@ -55,7 +56,8 @@ async () => {
     const pair = pairId ? byId.get(pairId) : null;
     if (pair) {
       const side = (c) => c ? {type: c.candidateType, address: c.address || c.ip || "",
-                               port: c.port, protocol: c.protocol} : null;
+                               port: c.port, protocol: c.protocol,
+                               relayProtocol: c.relayProtocol || null} : null;
       r.pair = {state: pair.state, local: side(byId.get(pair.localCandidateId)),
                 remote: side(byId.get(pair.remoteCandidateId))};
     }
@@ -72,6 +74,7 @@ class Candidate:
     address: str
     port: int
     protocol: str
+    relay_protocol: str | None = None  # a relay candidate: how it reaches the TURN server
 
     @property
     def is_loopback(self) -> bool:
@@ -88,6 +91,7 @@ class PeerStats:
     connection_state: str
     signaling_state: str
     ice_state: str
+    ice_transport_policy: str  # "relay" in a relay-only room
     frames_decoded: int  # inbound video, all tracks
     video_inbound: int  # inbound video streams
     packets_received: int  # inbound audio
@@ -116,7 +120,13 @@ class PeerStats:
 def _candidate(raw: dict[str, Any] | None) -> Candidate | None:
     if not raw:
         return None
-    return Candidate(raw["type"] or "", raw["address"] or "", raw["port"] or 0, raw["protocol"])
+    return Candidate(
+        raw["type"] or "",
+        raw["address"] or "",
+        raw["port"] or 0,
+        raw["protocol"],
+        raw.get("relayProtocol"),
+    )
 
 
 def stats(page: Page) -> dict[str, PeerStats]:
@@ -130,6 +140,7 @@ def stats(page: Page) -> dict[str, PeerStats]:
             connection_state=r["connectionState"],
             signaling_state=r["signalingState"],
             ice_state=r["iceConnectionState"],
+            ice_transport_policy=r["iceTransportPolicy"],
             frames_decoded=int(r["framesDecoded"]),
             video_inbound=int(r["videoInbound"]),
             packets_received=int(r["packetsReceived"]),
