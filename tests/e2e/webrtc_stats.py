@@ -29,7 +29,8 @@ async () => {
     const r = {
       connectionState: pc.connectionState, signalingState: pc.signalingState,
       iceConnectionState: pc.iceConnectionState,
-      iceTransportPolicy: pc.getConfiguration().iceTransportPolicy,
+      // A group room's entries are the SFU link's faces of each participant, without one.
+      iceTransportPolicy: pc.getConfiguration ? pc.getConfiguration().iceTransportPolicy : null,
       framesDecoded: 0, videoInbound: 0, packetsReceived: 0, audioInbound: 0,
       totalAudioEnergy: 0, localTracks: pc.getSenders().filter((s) => s.track).length,
       pair: null,
@@ -91,7 +92,7 @@ class PeerStats:
     connection_state: str
     signaling_state: str
     ice_state: str
-    ice_transport_policy: str  # "relay" in a relay-only room
+    ice_transport_policy: str | None  # "relay" in a relay-only room (None: not a connection)
     frames_decoded: int  # inbound video, all tracks
     video_inbound: int  # inbound video streams
     packets_received: int  # inbound audio
