@@ -149,6 +149,20 @@ def _energy_from(person: Participant, pid: str) -> float:
     return person.stats()[pid].total_audio_energy
 
 
+def _hears_others(person: Participant) -> bool:
+    """Whether ``person`` plays the others' sound. A page that joined without a click may not
+    (the browser's autoplay policy): it shows "Enable sound", which a person then clicks."""
+    button = person.page.locator(".sound-button")
+    if button.is_visible():
+        button.click()
+    return bool(
+        person.page.evaluate(
+            """() => [...document.querySelectorAll('[data-testid=video-tile] video')]
+                 .some((v) => !v.classList.contains('mirror') && !v.muted && !v.paused)"""
+        )
+    )
+
+
 def _grows(read: Callable[[], float]) -> Callable[[], bool]:
     start = read()
     return lambda: read() > start
@@ -213,6 +227,7 @@ def test_embedded_room_sends_events_and_obeys_commands(
     wait_until(_grows(lambda: _frames_from(host, pid)), message="frames from the guest again")
 
     # Then the microphone: the host hears silence and shows the guest muted.
+    wait_until(lambda: _hears_others(host), message="the host to play the guest's sound")
     wait_until(_grows(lambda: _energy_from(host, pid)), message="the guest's audio to be heard")
     guest.page.evaluate("embed.toggleMicrophone(false)")
     _event(guest, "microphone_toggle", enabled=False)
