@@ -104,13 +104,15 @@ def test_each_organization_has_its_own_list(server: RunningServer, api_key: str)
         assert _settings(http)["allowedEmbedDomains"] == []
 
 
-class _Body(HTMLParser):
+class _Root(HTMLParser):
+    """The attributes of <html>, where the room page tells the app about its room."""
+
     def __init__(self) -> None:
         super().__init__()
         self.attrs: dict[str, str | None] = {}
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "body":
+        if tag == "html":
             self.attrs = dict(attrs)
 
 
@@ -139,7 +141,7 @@ def test_room_pages_may_be_framed_by_exactly_the_allowed_sites(
         # No list: any site.
         page = http.get(room_path)
         assert _frame_ancestors(page) == "*"
-        parser = _Body()
+        parser = _Root()
         parser.feed(page.text)
         assert parser.attrs["data-embed-domains"] == "any"
 
@@ -149,7 +151,7 @@ def test_room_pages_may_be_framed_by_exactly_the_allowed_sites(
             page = http.get(path)
             assert page.status_code == 200
             assert _frame_ancestors(page) == " ".join(sites)
-            parser = _Body()
+            parser = _Root()
             parser.feed(page.text)
             assert json.loads(parser.attrs["data-embed-domains"] or "") == sites
         # A room's refusal (a bad key) is framable by the same sites: it shows in the embed.

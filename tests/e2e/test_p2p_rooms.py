@@ -21,6 +21,10 @@ def test_everyone_decodes_everyone_peer_to_peer(
     for person in people:
         person.wait_screen("in_room")
     assert_full_mesh(people)
+    # Each page joined at once, so it sent its join from the page's inline script, ahead of
+    # the modules, and the app took that join's answer instead of joining again.
+    for person in people:
+        assert person.page.evaluate("window.salon.client.joinedEarly") is True, person.name
 
 
 # Holds the page's first offer until the test lets it go (window.__releaseFirstOffer()).

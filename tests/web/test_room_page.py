@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from salon.api.middleware import script_hash
 from salon.clock import FakeClock
+from salon.web.static_files import STATIC_ROOT
 from tests.support.server import RunningServer
 
 
@@ -20,11 +21,11 @@ def _path(url: str) -> str:
 
 
 class _Audit(HTMLParser):
-    """Collects the body's data- attributes and anything inline the CSP would block."""
+    """Collects the data- attributes of <html> and anything inline the CSP would block."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.body: dict[str, str | None] = {}
+        self.root: dict[str, str | None] = {}
         self.inline: list[str] = []
         self.scripts: list[str] = []
         self.inline_scripts: list[str] = []
@@ -33,8 +34,8 @@ class _Audit(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = dict(attrs)
-        if tag == "body":
-            self.body = attributes
+        if tag == "html":
+            self.root = attributes
         if tag == "style" or "style" in attributes:
             self.inline.append(f"style on <{tag}>")
         if any(name.startswith("on") for name in attributes):
@@ -82,10 +83,10 @@ def test_room_page_tells_the_app_room_role_and_mode(
         for field, role in expected.items():
             page = http.get(_path(meeting[field]))
             assert page.status_code == 200
-            body = _audit(page.text).body
-            assert body["data-room-name"] == meeting["roomName"]
-            assert body["data-role"] == role
-            assert body["data-room-mode"] == "group"
+            root = _audit(page.text).root
+            assert root["data-room-name"] == meeting["roomName"]
+            assert root["data-role"] == role
+            assert root["data-room-mode"] == "group"
 
 
 def test_room_page_is_a_module_shell_with_a_noscript_message(
@@ -126,6 +127,10 @@ def test_pages_have_a_strict_csp_and_nothing_inline(
         assert script_src == ["'self'", *(script_hash(text) for text in audit.inline_scripts)]
     room, host, landing, missing = (_audit(page.text).inline_scripts for page in pages)
     assert len(room) == len(host) == 1 and "new WebSocket(" in room[0]
+    # The link's rules are params.js's own, inlined without their exports (pages._room_boot).
+    params = (STATIC_ROOT / "params.js").read_text(encoding="utf-8")
+    assert re.sub(r"^export ", "", params, flags=re.MULTILINE) in room[0]
+    assert not re.search(r"^\s*(import|export)\b", room[0], re.MULTILINE)
     assert landing == missing == []
 
 

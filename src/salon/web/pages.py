@@ -2,10 +2,11 @@
 cannot be entered, the landing page at ``/`` (embedded mode only), and the embedding guide at
 ``/docs/embed``.
 
-No page carries inline style, and only the room page inline script: a few lines
-(templates/room-boot.js) that open the signaling WebSocket while the room app's ES modules
-load, allowed by their hash in that page's CSP. What the app needs from the server travels in
-``data-`` attributes.
+No page carries inline style, and only the room page inline script (templates/room-boot.js,
+after the link's rules of static/params.js): it opens the signaling WebSocket while the room
+app's ES modules load, and a page that joins at once sends its join there. That page's CSP
+allows the script by its hash. What the app needs from the server travels in ``data-``
+attributes of ``<html>``, which the inline script can read.
 
 Who may frame a page: a room's pages (the app, and its refusals) only the sites in its
 organization's allowed embed domains (CSP ``frame-ancestors``; an empty list: any site); every
@@ -15,6 +16,7 @@ other page no site at all (``frame-ancestors 'none'``, set by the edge middlewar
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from functools import cache
 from html import escape
@@ -206,8 +208,15 @@ def embed_guide() -> HTMLResponse:
 
 @cache
 def _room_boot() -> str:
-    """The room page's inline script (its CSP allows it by hash)."""
-    return files("salon.web").joinpath("templates", "room-boot.js").read_text(encoding="utf-8")
+    """The room page's inline script (its CSP allows it by hash): templates/room-boot.js after
+    the link's rules of static/params.js, in one function. params.js imports nothing, so it
+    runs as it is without its ``export`` keywords: one source for both, not a copy."""
+    web = files("salon.web")
+    rules = web.joinpath("static", "params.js").read_text(encoding="utf-8")
+    if re.search(r"^\s*import\b", rules, re.MULTILINE):
+        raise RuntimeError("static/params.js must import nothing: the room page inlines it")
+    boot = web.joinpath("templates", "room-boot.js").read_text(encoding="utf-8")
+    return "(() => {\n" + re.sub(r"^export ", "", rules, flags=re.MULTILINE) + boot + "})();\n"
 
 
 def _framable(

@@ -318,11 +318,20 @@ test("a WebSocket that hangs counts as failed after webSocketTimeout", async () 
   socket.disconnect();
 });
 
-/** Runs the room page's inline script (templates/room-boot.js) as the page would. */
-function runRoomBoot() {
-  const text = readFileSync(new URL("../../../src/salon/web/templates/room-boot.js", import.meta.url), "utf8");
-  Object.assign(globalThis, { window: globalThis, WebSocket: FakeWebSocket,
-    location: { protocol: "https:", host: "salon.example", origin: "https://salon.example" } });
+/**
+ * Runs the room page's inline script as the server makes it (pages.py, _room_boot: the rules of
+ * params.js without their `export` keywords, then templates/room-boot.js, in one function), on
+ * a page at `search` whose <html> says `dataset`.
+ */
+function runRoomBoot(search = "", dataset = { roomName: "/abc", role: "visitor" }) {
+  const read = (path) => readFileSync(new URL(`../../../src/salon/web/${path}`, import.meta.url), "utf8");
+  const text = read("static/params.js").replace(/^export /gm, "") + read("templates/room-boot.js");
+  Object.assign(globalThis, {
+    window: globalThis, WebSocket: FakeWebSocket, RTCPeerConnection: class {},
+    location: { protocol: "https:", host: "salon.example", origin: "https://salon.example", search, pathname: dataset.roomName },
+    document: { documentElement: { dataset } },
+  });
+  if (!globalThis.navigator?.mediaDevices) Object.defineProperty(globalThis, "navigator", { value: { mediaDevices: {} }, configurable: true });
   FakeWebSocket.made = [];
   new Function(text)();
   return FakeWebSocket.made[0];
@@ -332,9 +341,9 @@ test("the room page's early WebSocket asks for the socket, and the client adopts
   const ws = runRoomBoot();
   assert.equal(ws.url, socketUrl(""));
   ws.open();
-  ws.receive("0" + HANDSHAKE);
-  // The CONNECT goes out at once, with the auth the client itself would send.
+  // The CONNECT goes out as the WebSocket opens, with the auth the client itself would send.
   assert.deepEqual(ws.sent, [`40${JSON.stringify({ v: PROTOCOL_VERSION })}`]);
+  ws.receive("0" + HANDSHAKE);
   ws.receive('40{"sid":"s9"}');
   const socket = new SignalSocket("", { auth: { v: PROTOCOL_VERSION } });
   const seen = [];
@@ -342,7 +351,7 @@ test("the room page's early WebSocket asks for the socket, and the client adopts
   socket.connect();
   assert.equal(FakeWebSocket.made.length, 1, "no second WebSocket");
   assert.equal(ws.sent.length, 1, "no second CONNECT");
-  assert.equal(socket.connected, true);
+  await until(() => socket.connected, "the queued messages passed on");
   assert.equal(socket.id, "s9");
   assert.deepEqual(seen, ["connect"]);
   assert.equal(globalThis.__salonEarlySignal, undefined, "taken once");
@@ -352,15 +361,17 @@ test("the room page's early WebSocket asks for the socket, and the client adopts
   socket.disconnect();
 });
 
-test("an early WebSocket still opening is adopted, and the CONNECT sent once", () => {
-  const ws = runRoomBoot();
+test("an early WebSocket still opening is adopted, and the CONNECT sent once, by the client", () => {
+  const ws = runRoomBoot("?displayName=Ann&precallReview=off");
   const socket = new SignalSocket("", { auth: { v: PROTOCOL_VERSION } });
   socket.connect();
   ws.open();
+  assert.deepEqual(ws.sent, [], "the page's script sends nothing once the client took over");
   ws.receive("0" + HANDSHAKE);
   assert.deepEqual(ws.sent, [`40${JSON.stringify({ v: PROTOCOL_VERSION })}`]);
   ws.receive('40{"sid":"s1"}');
   assert.equal(socket.connected, true);
+  assert.equal(socket.takeEarlyRequest("join"), null, "no join was sent early: the app sends its own");
   socket.disconnect();
 });
 
@@ -391,4 +402,90 @@ test("an early WebSocket to another server, or one that failed, is not adopted",
   again.connect();
   await until(() => polling.gets === 1, "long-polling at once");
   again.disconnect();
+});
+
+test("a page that joins at once sends its join behind the CONNECT; the client takes its answer first", async () => {
+  const ws = runRoomBoot("?displayName=%20Ann%20&precallReview=off&roomKey=K&video=off");
+  ws.open();
+  const join = { roomName: "/abc", displayName: "Ann", audio: true, video: false, roomKey: "K" };
+  assert.deepEqual(ws.sent, [`40${JSON.stringify({ v: PROTOCOL_VERSION })}`,
+    `420${JSON.stringify(["join", join])}`], "the app's join, id 0, not waiting for a reply");
+  ws.receive("0" + HANDSHAKE);
+  ws.receive('40{"sid":"s9"}');
+  ws.receive('430[{"ok":true,"self":{"id":"me"}}]');
+  ws.receive('42["participant_joined",{"id":"p2"}]');
+
+  const socket = new SignalSocket("", { auth: { v: PROTOCOL_VERSION } });
+  const seen = [];
+  socket.on("connect", () => {
+    const early = socket.takeEarlyRequest("join");
+    assert.deepEqual(early.payload, join);
+    early.answer.then((answer) => seen.push(`answer ${answer.self.id}`));
+    assert.equal(socket.takeEarlyRequest("join"), null, "taken once");
+  });
+  socket.on("participant_joined", ({ id }) => seen.push(`joined ${id}`));
+  socket.connect();
+  await until(() => seen.length === 2, "the answer and the event");
+  assert.deepEqual(seen, ["answer me", "joined p2"], "in the order they came");
+  // The client's own requests take the ids after the page's.
+  const answer = socket.request("chat", {}, 1000);
+  assert.ok(ws.sent.at(-1).startsWith('421["chat"'));
+  ws.receive('431[{"ok":true}]');
+  assert.deepEqual(await answer, { ok: true });
+  socket.disconnect();
+});
+
+test("a page that does not join at once, or cannot, sends no join", () => {
+  for (const search of ["?displayName=Ann", "?precallReview=off", `?displayName=${"x".repeat(101)}&precallReview=off`]) {
+    const ws = runRoomBoot(search);
+    ws.open();
+    ws.receive("0" + HANDSHAKE);
+    ws.receive('40{"sid":"s1"}');
+    assert.equal(ws.sent.length, 1, `only the CONNECT for ${search}`);
+    delete globalThis.__salonEarlySignal;
+  }
+  const viewer = runRoomBoot("?displayName=Vi&precallReview=off", { roomName: "/abc", role: "viewer" });
+  viewer.open();
+  viewer.receive("0" + HANDSHAKE);
+  viewer.receive('40{"sid":"s1"}');
+  assert.equal(viewer.sent[1], `420${JSON.stringify(["join",
+    { roomName: "/abc", displayName: "Vi", audio: false, video: false }])}`, "a viewer opens no device");
+  delete globalThis.__salonEarlySignal;
+});
+
+test("an early join's answer is lost with its connection", async () => {
+  const ws = runRoomBoot("?displayName=Ann&precallReview=off");
+  ws.open();
+  ws.receive("0" + HANDSHAKE);
+  ws.receive('40{"sid":"s9"}');
+  const socket = new SignalSocket("", { auth: { v: PROTOCOL_VERSION }, reconnectionDelay: 60_000 });
+  const seen = [];
+  socket.on("connect", () => {
+    socket.takeEarlyRequest("join").answer.catch((err) => seen.push(err.message));
+  });
+  socket.on("disconnect", (reason) => seen.push(`disconnect ${reason}`));
+  socket.connect();
+  ws.fail();
+  await until(() => seen.length === 2, "the loss");
+  assert.deepEqual(seen, ["disconnect websocket error", "disconnected (websocket error)"]);
+  socket.disconnect();
+});
+
+test("a close that comes while the early messages are passed on waits behind them", async () => {
+  const ws = runRoomBoot("?displayName=Ann&precallReview=off");
+  ws.open();
+  ws.receive("0" + HANDSHAKE);
+  ws.receive('40{"sid":"s9"}');
+  ws.receive('430[{"ok":true}]');
+  const socket = new SignalSocket("", { auth: { v: PROTOCOL_VERSION }, reconnectionDelay: 60_000 });
+  const seen = [];
+  socket.on("connect", () => {
+    socket.takeEarlyRequest("join").answer.then((answer) => seen.push(`answer ${answer.ok}`));
+  });
+  socket.on("disconnect", (reason) => seen.push(`disconnect ${reason}`));
+  socket.connect();
+  ws.fail();
+  await until(() => seen.length === 2, "the answer, then the loss");
+  assert.deepEqual(seen, ["answer true", "disconnect websocket error"]);
+  socket.disconnect();
 });

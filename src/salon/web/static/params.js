@@ -206,3 +206,39 @@ export function parseRoomParams(search, warn = (message) => console.warn(message
 export function joinsAtOnce(params) {
   return params.displayName !== null && !params.precallReview;
 }
+
+/**
+ * The devices joining at once opens: none for a viewer (viewers never publish) or with
+ * skipMediaPermissionPrompt, else the camera and microphone the link leaves on.
+ * @param {RoomParams} params
+ * @param {string} role
+ * @returns {false | {audio: boolean, video: boolean}}
+ */
+export function devicesAtJoin(params, role) {
+  if (role === "viewer" || params.skipMediaPermissionPrompt) return false;
+  return { audio: params.audio, video: params.video };
+}
+
+/**
+ * The join a page that joins at once sends (the room app's, salon-client.js: the devices
+ * being opened count as on), or null when the page does not join at once. The room page's
+ * inline script (templates/room-boot.js) sends it on the signaling connection it opens ahead
+ * of the modules; the app takes that join's answer when its own join is the same.
+ * @param {RoomParams} params
+ * @param {{roomName: string, role: string}} page  the path of the room, the link's role
+ * @returns {Record<string, string | boolean> | null}
+ */
+export function joinAtOnce(params, { roomName, role }) {
+  if (!joinsAtOnce(params) || params.displayName === null) return null;
+  const devices = devicesAtJoin(params, role);
+  /** @type {Record<string, string | boolean>} */
+  const join = {
+    roomName,
+    displayName: params.displayName,
+    audio: devices !== false && devices.audio,
+    video: devices !== false && devices.video,
+  };
+  if (params.roomKey) join.roomKey = params.roomKey;
+  if (params.externalId) join.externalId = params.externalId;
+  return join;
+}

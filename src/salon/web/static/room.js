@@ -9,7 +9,7 @@
 
 import { append, h, icon, setProps, syncList } from "./dom.js";
 import { createEmbedBridge, followConnection, parseAllowed } from "./embed-bridge.js";
-import { cleanDisplayName, joinsAtOnce, parseRoomParams } from "./params.js";
+import { cleanDisplayName, devicesAtJoin, joinsAtOnce, parseRoomParams } from "./params.js";
 import { createRoomConnection } from "./sdk.js";
 import { NO_SPEAKER, nextSpeaker } from "./speaker.js";
 import { pickLanguage, translator } from "./strings.js";
@@ -43,7 +43,8 @@ const t = translator(params.lang);
 document.documentElement.lang = pickLanguage(params.lang);
 
 const root = /** @type {HTMLElement} */ (document.querySelector("[data-testid=screen]"));
-const page = document.body.dataset;
+// What the server tells the app (attributes of <html>, read by the inline boot script too).
+const page = document.documentElement.dataset;
 const roomName = page.roomName ?? location.pathname;
 const role = /** @type {import("./sdk.js").Role} */ (page.role ?? "visitor");
 
@@ -52,8 +53,7 @@ const room = createRoomConnection(location.origin + roomName, {
   role,
   externalId: params.externalId,
   // What joining opens when the pre-call screen did not (joining at once).
-  localMediaOptions: role === "viewer" || params.skipMediaPermissionPrompt
-    ? false : { audio: params.audio, video: params.video },
+  localMediaOptions: devicesAtJoin(params, role),
 });
 /** The connection's state now (a new snapshot after each change). */
 const now = () => room.state;

@@ -53,6 +53,35 @@ function failure(code, message) {
   return { ok: false, error: { code, message } };
 }
 
+/**
+ * The server's answer to `event` as the client reads it: a refusal is reported; no answer in
+ * time, or a connection that dropped before it came, is a failure of the client's own.
+ * @param {SignalSocket} socket
+ * @param {string} event
+ * @param {Promise<any>} pending
+ * @returns {Promise<Answer>}
+ */
+function answerOf(socket, event, pending) {
+  return pending.then(
+    (answer) => {
+      if (!answer || typeof answer !== "object") return failure("bad_answer", `bad answer to ${event}`);
+      if (!answer.ok) console.warn(`Salon: ${event} refused:`, answer.error);
+      return answer;
+    },
+    () => failure(socket.connected ? "timeout" : "not_connected", `no answer to ${event}`),
+  );
+}
+
+/**
+ * Whether two flat objects have the same fields with the same values.
+ * @param {Record<string, unknown>} a
+ * @param {Record<string, unknown>} b
+ */
+function sameFields(a, b) {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.is(a[k], b[k]));
+}
+
 export class SalonClient {
   /**
    * @param {object} options
@@ -107,6 +136,8 @@ export class SalonClient {
     /** @type {{name: string, message: string} | null} the last camera/microphone failure */
     this.mediaError = null;
     /** @type {{audio: boolean, video: boolean} | null} what startLocalMedia is opening now */
+    /** Whether the join was the one the room page sent ahead of the modules (diagnostics). */
+    this.joinedEarly = false;
     this.mediaStarting = null;
     /** Counts stopLocalMedia calls: a device that opens after one is closed at once. */
     this.mediaEpoch = 0;
@@ -301,6 +332,16 @@ export class SalonClient {
    */
   #localTrack(kind) {
     return (kind === "audio" ? this.localStream.getAudioTracks() : this.localStream.getVideoTracks())[0] ?? null;
+  }
+
+  /** Whether the microphone is on, or being opened to be: what the room is told, and shown. */
+  get audioOn() {
+    return this.audio || Boolean(this.mediaStarting?.audio);
+  }
+
+  /** Whether the camera is on, or being opened to be. */
+  get videoOn() {
+    return this.video || Boolean(this.mediaStarting?.video);
   }
 
   /**
@@ -578,15 +619,7 @@ export class SalonClient {
     if (!socket?.connected) {
       return Promise.resolve(failure("not_connected", "not connected to the server"));
     }
-    return socket.request(event, payload, ACK_TIMEOUT_MS).then(
-      (answer) => {
-        if (!answer || typeof answer !== "object") return failure("bad_answer", `bad answer to ${event}`);
-        if (!answer.ok) console.warn(`Salon: ${event} refused:`, answer.error);
-        return answer;
-      },
-      // No answer in time, or the connection dropped before it came.
-      () => failure(socket.connected ? "timeout" : "not_connected", `no answer to ${event}`),
-    );
+    return answerOf(socket, event, socket.request(event, payload, ACK_TIMEOUT_MS));
   }
 
   #onConnect() {
@@ -622,21 +655,41 @@ export class SalonClient {
       this.#fail(/** @type {ClientError} */ (err));
       return this.status;
     }
-    const answer = await this.#request("join", this.#joinPayload(null));
+    const answer = await this.#joinOnce(this.#joinPayload(null));
     // Left, or knocked, while the answer was on its way: the answer is stale.
     if (this.status !== "connecting") return this.status;
     this.#joined(answer, false);
     return this.status;
   }
 
+  /**
+   * Joins on this connection: the room page may have sent this very join already, ahead of
+   * the modules (templates/room-boot.js); then its answer is this one's. A join there that is
+   * not this one (which the page's rules should never give) is left first.
+   * @param {Record<string, any>} payload
+   * @returns {Promise<Answer>}
+   */
+  async #joinOnce(payload) {
+    const early = this.socket?.takeEarlyRequest("join");
+    if (early && sameFields(early.payload, payload)) {
+      this.joinedEarly = true;
+      return answerOf(/** @type {SignalSocket} */ (this.socket), "join", early.answer);
+    }
+    if (early) {
+      console.warn("Salon: the page's early join differs from the app's; joining again");
+      const answer = await early.answer.catch(() => null);
+      if (answer?.ok) await this.#request("leave", {});
+    }
+    return this.#request("join", payload);
+  }
+
   /** @param {string | null} resumeToken */
   #joinPayload(resumeToken) {
     // Devices still opening (joining without a click opens them alongside) count as on;
     // startLocalMedia corrects the state if one of them then fails.
-    const starting = this.mediaStarting;
     this.announced = {
-      audio: !this.isViewer && (this.audio || Boolean(starting?.audio)),
-      video: !this.isViewer && (this.video || Boolean(starting?.video)),
+      audio: !this.isViewer && this.audioOn,
+      video: !this.isViewer && this.videoOn,
     };
     /** @type {Record<string, any>} */
     const payload = {

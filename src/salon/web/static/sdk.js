@@ -212,8 +212,8 @@ export class LocalMedia {
   get state() {
     this.cached ??= Object.freeze({
       stream: this.owner.localStream,
-      isAudioEnabled: this.owner.audio,
-      isVideoEnabled: this.owner.video,
+      isAudioEnabled: this.owner.audioOn,
+      isVideoEnabled: this.owner.videoOn,
       error: this.owner.mediaError,
       devices: { ...this.owner.devices },
     });
@@ -227,12 +227,12 @@ export class LocalMedia {
 
   /** @param {boolean} [on]  omitted: the opposite of now */
   toggleCamera(on) {
-    return this.owner.setCamera(on ?? !this.owner.video);
+    return this.owner.setCamera(on ?? !this.owner.videoOn);
   }
 
   /** @param {boolean} [on] */
   toggleMicrophone(on) {
-    return this.owner.setMicrophone(on ?? !this.owner.audio);
+    return this.owner.setMicrophone(on ?? !this.owner.audioOn);
   }
 
   /** @param {string | null} deviceId */
@@ -410,8 +410,8 @@ export class RoomConnection {
       id: self?.id ?? null,
       displayName: self?.displayName ?? this.identity.displayName,
       role: c.role,
-      isAudioEnabled: c.audio,
-      isVideoEnabled: c.video,
+      isAudioEnabled: c.audioOn,
+      isVideoEnabled: c.videoOn,
       isScreenSharing: Boolean(c.screenStream),
       stream: c.localStream,
       presentationStream: c.screenStream,
@@ -577,13 +577,13 @@ export class RoomConnection {
   /** @param {boolean} [on]  omitted: the opposite of now. Resolves to the new state. */
   toggleCamera(on) {
     this.mediaRequested = true;
-    return this.client.setCamera(on ?? !this.client.video);
+    return this.client.setCamera(on ?? !this.client.videoOn);
   }
 
   /** @param {boolean} [on] */
   toggleMicrophone(on) {
     this.mediaRequested = true;
-    return this.client.setMicrophone(on ?? !this.client.audio);
+    return this.client.setMicrophone(on ?? !this.client.audioOn);
   }
 
   /** Shares a screen or window the person picks; resolves false when they cancel. */

@@ -7,7 +7,8 @@
 //
 // It imports nothing: a room page opens its WebSocket in a small inline script before any
 // module has loaded (templates/room-boot.js), and the first SignalSocket adopts it
-// (takeEarlySocket), so the join does not wait for the modules and a new TLS connection.
+// (takeEarlySocket), so the join does not wait for the modules and a new TLS connection. A page
+// that joins at once sends its join there too; the app takes its answer (takeEarlyRequest).
 //
 //   const socket = new SignalSocket("https://salon.example", { auth: { v: 1 } });
 //   socket.on("connect", () => socket.request("join", {...}, 15_000).then(...));
@@ -157,9 +158,12 @@ function httpUrl(serverUrl, query) {
 }
 
 /**
- * @typedef {{ws: WebSocket, queue: string[], failed: boolean, auth: string}} EarlySocket
+ * @typedef {{id: number, event: string, payload: any}} EarlyRequest
+ * @typedef {{ws: WebSocket, queue: string[], failed: boolean, auth: string,
+ *   connectSent?: boolean, requests?: EarlyRequest[]}} EarlySocket
  * A WebSocket a room page opened ahead of its modules (templates/room-boot.js): what it
- * received so far, whether it failed, and the CONNECT auth it sends once the handshake came.
+ * received so far, whether it failed, the CONNECT auth it sends once the WebSocket opens,
+ * whether it sent it, and the events it sent behind it with an acknowledgement id.
  */
 
 /**
@@ -197,12 +201,30 @@ class WebSocketTransport {
     this.closed = false;
   }
 
-  /** @param {string[]} [queued] messages that came before this transport took the socket */
+  /**
+   * @param {string[]} [queued] messages that came before this transport took the socket: they
+   *   are passed on one per task, as if they came now (an answer's taker runs before the
+   *   events after it), and what comes meanwhile, a close too, waits behind them.
+   */
   start(queued = []) {
-    this.ws.onmessage = (e) => this.#receive(e.data);
-    this.ws.onerror = () => this.#end("websocket error");
-    this.ws.onclose = () => this.#end("transport close");
-    for (const text of queued) this.#receive(text);
+    /** @type {Array<() => void> | null} */
+    let backlog = queued.map((text) => () => this.#receive(text));
+    /** @param {() => void} step */
+    const inOrder = (step) => (backlog ? backlog.push(step) : step());
+    this.ws.onmessage = (e) => inOrder(() => this.#receive(e.data));
+    this.ws.onerror = () => inOrder(() => this.#end("websocket error"));
+    this.ws.onclose = () => inOrder(() => this.#end("transport close"));
+    const next = () => {
+      const step = backlog?.shift();
+      if (!step) {
+        backlog = null;
+        return;
+      }
+      step();
+      setTimeout(next, 0);
+    };
+    if (backlog.length) setTimeout(next, 0);
+    else backlog = null;
   }
 
   /** @param {unknown} data */
@@ -412,6 +434,9 @@ export class SignalSocket {
     this.retryTimer = null;
     /** @type {Engine | null} */
     this.engine = null;
+    /** Answers to the early WebSocket's requests, by event, until taken (takeEarlyRequest). */
+    /** @type {Map<string, {payload: any, answer: Promise<any>}>} */
+    this.earlyRequests = new Map();
   }
 
   /** The transport in use: "websocket", "polling", or null. */
@@ -533,7 +558,41 @@ export class SignalSocket {
     this.engine = engine;
     // The whole attempt (handshake and CONNECT) has a deadline.
     engine.deadline = setTimeout(() => engine.fail("timeout"), this.timeout);
-    engine.start(early);
+    if (engine.start(early) && early) this.#awaitEarlyRequests(early.requests ?? []);
+  }
+
+  /**
+   * The answers to what the early WebSocket asked are awaited as this socket's own requests'
+   * (whose ids follow theirs), for takeEarlyRequest.
+   * @param {EarlyRequest[]} requests
+   */
+  #awaitEarlyRequests(requests) {
+    for (const { id, event, payload } of requests) {
+      this.nextAckId = Math.max(this.nextAckId, id + 1);
+      const answer = new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          this.acks.delete(id);
+          reject(new Error(`no answer to ${event} within ${this.timeout} ms`));
+        }, this.timeout);
+        this.acks.set(id, { resolve, reject, timer });
+      });
+      answer.catch(() => {}); // nobody may take it
+      this.earlyRequests.set(event, { payload, answer });
+    }
+  }
+
+  /**
+   * What the room page's early WebSocket sent as `event` (its payload) and its answer (a
+   * promise, as request's), once; null when it sent none or this socket did not adopt it.
+   * Take it before the events that follow its answer are passed on: in the task that
+   * connected (they come one per task).
+   * @param {string} event
+   * @returns {{payload: any, answer: Promise<any>} | null}
+   */
+  takeEarlyRequest(event) {
+    const early = this.earlyRequests.get(event) ?? null;
+    this.earlyRequests.delete(event);
+    return early;
   }
 
   /**
@@ -634,6 +693,7 @@ export class SignalSocket {
       reject(new Error(`disconnected (${reason})`));
     }
     this.acks.clear();
+    this.earlyRequests.clear();
     this.#dispatch("disconnect", reason);
   }
 }
@@ -666,19 +726,25 @@ class Engine {
   /**
    * Opens a transport: the early WebSocket if given, else a WebSocket unless they fail here.
    * @param {EarlySocket | null} early
+   * @returns {boolean} whether it took the early WebSocket
    */
   start(early) {
     const socket = this.socket;
     if (early && !early.failed && early.ws.readyState <= 1) {
-      this.connectSent = early.queue.length > 0;
+      // From now on this engine sends: the page's script sends nothing more.
+      early.ws.onopen = null;
+      this.connectSent = Boolean(early.connectSent);
       this.#useWebSocket(early.ws, early.queue);
-    } else if (early || socket.webSocketFailed) {
+      return true;
+    }
+    if (early || socket.webSocketFailed) {
       if (early) early.ws.close();
       socket.webSocketFailed = true;
       this.#usePolling();
     } else {
       this.#openWebSocket();
     }
+    return false;
   }
 
   #openWebSocket() {
