@@ -13,14 +13,14 @@ import contextlib
 import os
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
-from playwright.sync_api import Browser, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from tests.e2e.media import describe
 from tests.e2e.room_page import Participant, join_url
@@ -170,10 +170,13 @@ class Participants:
         name: str | None = None,
         *,
         init_script: str | None = None,
+        before_goto: Callable[[Page], None] | None = None,
+        wait_until: Literal["commit", "domcontentloaded", "load", "networkidle"] = "load",
         **params: str,
     ) -> Participant:
         """A new browser context on ``url``; with ``name``, joins as that display name with
-        ``precallReview=off``. ``init_script`` runs in the page before any of its scripts."""
+        ``precallReview=off``. ``init_script`` runs in the page before any of its scripts;
+        ``before_goto`` gets the page before it navigates (e.g. to route its requests)."""
         live = [p for p in self.open if not p.page.is_closed()]
         assert len(live) < MAX_PAGES, f"at most {MAX_PAGES} pages at once on this machine"
         context = self._browser.new_context(
@@ -192,7 +195,9 @@ class Participants:
         # A "really end the meeting?" confirm() is answered yes (Playwright would say no).
         page.on("dialog", lambda dialog: dialog.accept())
         self.open.append(person)
-        page.goto(join_url(url, name, **params) if name else url)
+        if before_goto is not None:
+            before_goto(page)
+        page.goto(join_url(url, name, **params) if name else url, wait_until=wait_until)
         return person
 
     def close(self, person: Participant) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import Route
 
 from tests.e2e.conftest import Participants, Salon
 from tests.e2e.media import assert_full_mesh
@@ -21,10 +22,39 @@ def test_everyone_decodes_everyone_peer_to_peer(
     for person in people:
         person.wait_screen("in_room")
     assert_full_mesh(people)
-    # Each page joined at once, so it sent its join from the page's inline script, ahead of
-    # the modules, and the app took that join's answer instead of joining again.
-    for person in people:
-        assert person.page.evaluate("window.salon.client.joinedEarly") is True, person.name
+
+
+SEES_BOB = """() => [...window.salon.client.participants.values()]
+  .some((p) => p.displayName === "Bob")"""
+
+
+def test_a_page_that_joins_at_once_is_in_the_room_before_its_modules_run(
+    salon_server: Salon, participants: Participants
+):
+    """The room page's inline script sends the join while the room app's modules load: with
+    the app's entry module held back, the room already has Bob; once it runs, the app takes
+    that join's answer (no second join) and the call comes up as usual."""
+    meeting = salon_server.create_meeting(roomMode="normal")
+    ann = participants(meeting.room_url, "Ann")
+    ann.wait_screen("in_room")
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    bob = participants(
+        meeting.room_url,
+        "Bob",
+        before_goto=lambda page: page.route("**/static/room.js", hold),
+        wait_until="commit",
+    )
+    wait_until(lambda: ann.page.evaluate(SEES_BOB), message="Ann's room to have Bob")
+    assert held, "Bob's room app was held back"
+    assert bob.page.evaluate("typeof window.salon") == "undefined", "Bob's app has not run"
+    held[0].continue_()
+    bob.wait_screen("in_room")
+    assert bob.page.evaluate("window.salon.client.joinedEarly") is True
+    assert_full_mesh([ann, bob])
 
 
 # Holds the page's first offer until the test lets it go (window.__releaseFirstOffer()).

@@ -146,9 +146,11 @@ def test_every_static_file_the_app_imports_is_served(server: RunningServer) -> N
             seen.add(name)
             response = http.get(f"/static/{name}")
             assert response.status_code == 200, name
-            for imported in re.findall(r'from "\./([\w.-]+\.js)"', response.text):
+            pattern = r'(?:from |import\()"\./([\w.-]+\.js)"'
+            for imported in re.findall(pattern, response.text):
                 queue.append(imported)
     assert {"room.js", "salon-client.js", "peer-link.js", "params.js", "strings.js"} <= seen
+    assert {"sfu-link.js", "embed-bridge.js", "tiles.js"} <= seen  # loaded when needed
 
 
 def test_only_the_room_page_leaves_out_the_opener_policy(
@@ -169,3 +171,25 @@ def test_only_the_room_page_leaves_out_the_opener_policy(
     assert room.headers.get_list("cross-origin-opener-policy") == ["unsafe-none"]
     for page in others:
         assert page.headers.get_list("cross-origin-opener-policy") == ["same-origin"], page.url
+
+
+def test_the_room_page_preloads_what_its_room_and_frame_need(
+    server: RunningServer, api_key: str, clock: FakeClock
+) -> None:
+    """The group rooms' media client only for a group room, the embed API only for a page
+    asked for as a frame; every page preloads the rest and starts at room.js."""
+    normal = _meeting(server, api_key, clock, roomMode="normal")
+    group = _meeting(server, api_key, clock, roomMode="group")
+
+    def preloads(url: str, **headers: str) -> set[str]:
+        with server.client() as http:
+            page = http.get(_path(url), headers=headers)
+        assert _audit(page.text).scripts == ["/static/room.js"]
+        return set(re.findall(r'<link rel="modulepreload" href="/static/([\w.-]+)">', page.text))
+
+    common = {"salon-client.js", "sdk.js", "signal-socket.js", "peer-link.js", "params.js"}
+    alone = preloads(normal["roomUrl"], **{"Sec-Fetch-Dest": "document"})
+    assert common <= alone and not {"sfu-link.js", "embed-bridge.js"} & alone
+    assert "sfu-link.js" in preloads(group["roomUrl"])
+    framed = preloads(normal["roomUrl"], **{"Sec-Fetch-Dest": "iframe"})
+    assert "embed-bridge.js" in framed and "sfu-link.js" not in framed

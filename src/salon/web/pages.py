@@ -25,7 +25,7 @@ from string import Template
 from typing import Annotated
 from urllib.parse import parse_qs, urlsplit
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -219,6 +219,41 @@ def _room_boot() -> str:
     return "(() => {\n" + re.sub(r"^export ", "", rules, flags=re.MULTILINE) + boot + "})();\n"
 
 
+# The room app's modules, largest first: over HTTP/1.1 they share up to six connections and the
+# app starts only once the last has come, so a small one goes last. room.js is the entry
+# (a script); the others are preloaded. sfu-link.js only for a group room, embed-bridge.js
+# only for a page asked for as a frame (``Sec-Fetch-Dest: iframe``): the app imports them
+# when it needs them (salon-client.js, room.js), so a page without them still works.
+_ROOM_MODULES = (
+    "salon-client.js",
+    "sdk.js",
+    "room.js",
+    "sfu-link.js",
+    "signal-socket.js",
+    "peer-link.js",
+    "embed-bridge.js",
+    "params.js",
+    "strings.js",
+    "tiles.js",
+    "dom.js",
+    "speaker.js",
+)
+
+
+def _room_modules(mode: RoomMode, framed: bool) -> str:
+    """The room page's module tags."""
+    left_out = {"sfu-link.js"} if mode is not RoomMode.GROUP else set()
+    if not framed:
+        left_out.add("embed-bridge.js")
+    return "\n".join(
+        f'<script type="module" src="/static/{name}"></script>'
+        if name == "room.js"
+        else f'<link rel="modulepreload" href="/static/{name}">'
+        for name in _ROOM_MODULES
+        if name not in left_out
+    )
+
+
 def _framable(
     response: HTMLResponse, domains: tuple[str, ...] | None, inline_scripts: tuple[str, ...] = ()
 ) -> HTMLResponse:
@@ -235,6 +270,7 @@ def room_page(
     room: str,
     services: ServicesDep,
     room_key: Annotated[str | None, Query(alias="roomKey", max_length=4096)] = None,
+    sec_fetch_dest: Annotated[str | None, Header()] = None,
 ) -> HTMLResponse:
     try:
         access = services.meetings.access("/" + room, room_key)
@@ -261,6 +297,7 @@ def room_page(
         room_name=escape(access.room_name, quote=True),
         role=escape(access.role.value, quote=True),
         room_mode=escape(access.room_mode.value, quote=True),
+        modules=_room_modules(access.room_mode, framed=sec_fetch_dest == "iframe"),
         # For the embed API (embed-bridge.js): whom the room may talk to by postMessage.
         embed_domains=escape(json.dumps(list(domains)) if domains else "any", quote=True),
         boot=_room_boot(),

@@ -189,6 +189,24 @@ test("over WebSocket: connect, events, requests answered, pings", async () => {
   await assert.rejects(socket.request("join", {}, 10), /not connected/);
 });
 
+test("held events wait, in order, while answers still come", async () => {
+  const { socket, seen } = makeSocket();
+  const ws = await connectOverWebSocket(socket);
+  const answer = socket.request("join", {}, 1000);
+  socket.hold();
+  ws.receive('42["participant_joined",{"id":"p"}]');
+  ws.receive('430[{"ok":true}]');
+  ws.receive('421["connect_x",{"n":1}]');
+  assert.deepEqual(await answer, { ok: true }, "the answer is not held");
+  assert.equal(ws.sent.at(-1), "431[]", "an event the server wants acknowledged is, at once");
+  assert.deepEqual(seen, [["connect", undefined]], "nothing passed on yet");
+  socket.release();
+  assert.deepEqual(seen.slice(1), [["participant_joined", { id: "p" }], ["connect_x", { n: 1 }]]);
+  ws.receive('42["participant_joined",{"id":"q"}]');
+  assert.deepEqual(seen.at(-1), ["participant_joined", { id: "q" }], "released: passed on at once");
+  socket.disconnect();
+});
+
 test("something unreadable from the server is not passed on", async () => {
   const { socket, seen } = makeSocket();
   const ws = await connectOverWebSocket(socket);

@@ -8,7 +8,6 @@
 // SalonClient, for tests that look under the hood).
 
 import { append, h, icon, setProps, syncList } from "./dom.js";
-import { createEmbedBridge, followConnection, parseAllowed } from "./embed-bridge.js";
 import { cleanDisplayName, devicesAtJoin, joinsAtOnce, parseRoomParams } from "./params.js";
 import { createRoomConnection } from "./sdk.js";
 import { NO_SPEAKER, nextSpeaker } from "./speaker.js";
@@ -88,10 +87,12 @@ const features = {
 };
 if (params.minimal) document.body.classList.add("minimal");
 
-// The embed API, when another site's page frames this room (else it does nothing).
-const bridge = createEmbedBridge({
+// The embed API, when another site's page frames this room: a page on its own does not load it
+// (the server preloads it for a page requested as a frame).
+const embed = window.parent === window ? null : await import("./embed-bridge.js");
+const bridge = embed === null ? { active: false, origin: null, post() {} } : embed.createEmbedBridge({
   win: window,
-  allowed: parseAllowed(page.embedDomains),
+  allowed: embed.parseAllowed(page.embedDomains),
   claimed: params.embedOrigin,
   context: () => ({ role: now().localParticipant.role, status: now().connectionStatus, features }),
   actions: {
@@ -109,7 +110,7 @@ const bridge = createEmbedBridge({
     togglePeople: (on) => setPanel("people", on),
   },
 });
-followConnection(bridge, room);
+if (embed) embed.followConnection(bridge, room);
 
 // --- rendering ---------------------------------------------------------------------------------
 

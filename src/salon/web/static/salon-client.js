@@ -8,8 +8,23 @@
 //   await client.join({ displayName: "Ann" });
 
 import { PeerLink, SLOTS } from "./peer-link.js";
-import { SfuLink } from "./sfu-link.js";
 import { SignalSocket } from "./signal-socket.js";
+
+/** @typedef {import("./sfu-link.js").SfuLink} SfuLink */
+
+/** @type {typeof import("./sfu-link.js").SfuLink | null} */
+let SfuLinkClass = null;
+/** @type {Promise<typeof import("./sfu-link.js").SfuLink> | null} */
+let sfuLoading = null;
+
+/**
+ * The group rooms' media client (sfu-link.js), loaded the first time a group room needs it: a
+ * page in a normal room never fetches it. The room page preloads it for a group room.
+ */
+export function loadSfuLink() {
+  sfuLoading ??= import("./sfu-link.js").then((module) => (SfuLinkClass = module.SfuLink));
+  return sfuLoading;
+}
 
 export const PROTOCOL_VERSION = 1;
 const ACK_TIMEOUT_MS = 15_000;
@@ -658,8 +673,37 @@ export class SalonClient {
     const answer = await this.#joinOnce(this.#joinPayload(null));
     // Left, or knocked, while the answer was on its way: the answer is stale.
     if (this.status !== "connecting") return this.status;
-    this.#joined(answer, false);
+    await this.#joinedWhenReady(answer, false);
     return this.status;
+  }
+
+  /**
+   * #joined, once what the answer's room needs has loaded (a group room: sfu-link.js). The
+   * server's events meanwhile wait in the socket, so they come after the join, as they
+   * would have.
+   * @param {Answer} answer
+   * @param {boolean} resuming
+   */
+  async #joinedWhenReady(answer, resuming) {
+    const socket = this.socket;
+    if (!answer.ok || answer.room?.mode !== "group" || SfuLinkClass || !socket) {
+      this.#joined(answer, resuming);
+      return;
+    }
+    socket.hold();
+    try {
+      await loadSfuLink();
+    } catch (err) {
+      console.error("Salon: the group room's media client did not load:", err);
+      socket.release();
+      this.#fail({ code: "load_failed", message: "The group room's media client did not load: reload the page." });
+      return;
+    }
+    try {
+      this.#joined(answer, resuming);
+    } finally {
+      socket.release();
+    }
   }
 
   /**
@@ -710,7 +754,7 @@ export class SalonClient {
       const answer = await this.#request("join", this.#joinPayload(this.resumeToken));
       if (!answer.ok && answer.error.code === "not_connected") return; // dropped again
       if (!this.inRoom) return; // left meanwhile
-      this.#joined(answer, true);
+      await this.#joinedWhenReady(answer, true);
     } finally {
       this.rejoining = false;
     }
@@ -952,7 +996,8 @@ export class SalonClient {
     this.sfu?.close();
     // A camera opened before the join knew the room's mode: resize it for the SFU's layers.
     this.#fitCamera();
-    this.sfu = new SfuLink({
+    if (!SfuLinkClass) throw new Error("Salon: sfu-link.js is not loaded (see #joinedWhenReady)");
+    this.sfu = new SfuLinkClass({
       iceServers: this.iceServers,
       iceTransportPolicy: this.iceTransportPolicy,
       publish: !this.isViewer,

@@ -19,7 +19,7 @@
 // room app itself is built on this SDK.
 
 import { SalonClient } from "./salon-client.js";
-import { TileWatcher } from "./sfu-link.js";
+import { TileWatcher } from "./tiles.js";
 
 /** @typedef {import("./salon-client.js").Participant} Participant */
 /** @typedef {import("./salon-client.js").ChatMessage} ClientChatMessage */

@@ -434,6 +434,8 @@ export class SignalSocket {
     this.retryTimer = null;
     /** @type {Engine | null} */
     this.engine = null;
+    /** @type {Array<[string, any]> | null} the server's events held back (hold) */
+    this.held = null;
     /** Answers to the early WebSocket's requests, by event, until taken (takeEarlyRequest). */
     /** @type {Map<string, {payload: any, answer: Promise<any>}>} */
     this.earlyRequests = new Map();
@@ -536,6 +538,26 @@ export class SignalSocket {
       this.acks.set(id, { resolve, reject, timer });
       this.engine?.send([encodeEvent(event, payload, id)]);
     });
+  }
+
+  /**
+   * Holds back the server's events (answers still come) until release(), which passes them on
+   * in order: for a client that must get something ready before it can take them.
+   */
+  hold() {
+    this.held ??= [];
+  }
+
+  release() {
+    const held = this.held ?? [];
+    this.held = null;
+    for (const [name, payload] of held) {
+      if (this.held) {
+        this.held.push([name, payload]); // held again by a listener
+      } else {
+        this.#dispatch(name, payload);
+      }
+    }
   }
 
   /** Drops the connection as a network failure would; it then reconnects (for tests). */
@@ -652,7 +674,9 @@ export class SignalSocket {
         if (packet.id !== null) {
           engine.send([ENGINE.MESSAGE + SOCKET.ACK + packet.id + "[]"]);
         }
-        if (!RESERVED.has(name)) this.#dispatch(name, payload);
+        if (RESERVED.has(name)) break;
+        if (this.held) this.held.push([name, payload]);
+        else this.#dispatch(name, payload);
         break;
       }
       case SOCKET.ACK: {
