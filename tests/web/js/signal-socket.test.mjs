@@ -355,6 +355,15 @@ function runRoomBoot(search = "", dataset = { roomName: "/abc", role: "visitor" 
   return FakeWebSocket.made[0];
 }
 
+/** The room page's script, its WebSocket open and the server's handshake and CONNECT answer in. */
+function acceptedRoomBoot(search, dataset) {
+  const ws = runRoomBoot(search, dataset);
+  ws.open();
+  ws.receive("0" + HANDSHAKE);
+  ws.receive('40{"sid":"s9"}');
+  return ws;
+}
+
 test("the room page's early WebSocket asks for the socket, and the client adopts it", async () => {
   const ws = runRoomBoot();
   assert.equal(ws.url, socketUrl(""));
@@ -455,27 +464,18 @@ test("a page that joins at once sends its join behind the CONNECT; the client ta
 
 test("a page that does not join at once, or cannot, sends no join", () => {
   for (const search of ["?displayName=Ann", "?precallReview=off", `?displayName=${"x".repeat(101)}&precallReview=off`]) {
-    const ws = runRoomBoot(search);
-    ws.open();
-    ws.receive("0" + HANDSHAKE);
-    ws.receive('40{"sid":"s1"}');
+    const ws = acceptedRoomBoot(search);
     assert.equal(ws.sent.length, 1, `only the CONNECT for ${search}`);
     delete globalThis.__salonEarlySignal;
   }
-  const viewer = runRoomBoot("?displayName=Vi&precallReview=off", { roomName: "/abc", role: "viewer" });
-  viewer.open();
-  viewer.receive("0" + HANDSHAKE);
-  viewer.receive('40{"sid":"s1"}');
+  const viewer = acceptedRoomBoot("?displayName=Vi&precallReview=off", { roomName: "/abc", role: "viewer" });
   assert.equal(viewer.sent[1], `420${JSON.stringify(["join",
     { roomName: "/abc", displayName: "Vi", audio: false, video: false }])}`, "a viewer opens no device");
   delete globalThis.__salonEarlySignal;
 });
 
 test("an early join's answer is lost with its connection", async () => {
-  const ws = runRoomBoot("?displayName=Ann&precallReview=off");
-  ws.open();
-  ws.receive("0" + HANDSHAKE);
-  ws.receive('40{"sid":"s9"}');
+  const ws = acceptedRoomBoot("?displayName=Ann&precallReview=off");
   const socket = new SignalSocket("", { auth: { v: PROTOCOL_VERSION }, reconnectionDelay: 60_000 });
   const seen = [];
   socket.on("connect", () => {
@@ -490,10 +490,7 @@ test("an early join's answer is lost with its connection", async () => {
 });
 
 test("a close that comes while the early messages are passed on waits behind them", async () => {
-  const ws = runRoomBoot("?displayName=Ann&precallReview=off");
-  ws.open();
-  ws.receive("0" + HANDSHAKE);
-  ws.receive('40{"sid":"s9"}');
+  const ws = acceptedRoomBoot("?displayName=Ann&precallReview=off");
   ws.receive('430[{"ok":true}]');
   const socket = new SignalSocket("", { auth: { v: PROTOCOL_VERSION }, reconnectionDelay: 60_000 });
   const seen = [];
