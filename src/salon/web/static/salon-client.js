@@ -150,9 +150,9 @@ export class SalonClient {
     this.devices = { audioDeviceId: null, videoDeviceId: null };
     /** @type {{name: string, message: string} | null} the last camera/microphone failure */
     this.mediaError = null;
-    /** @type {{audio: boolean, video: boolean} | null} what startLocalMedia is opening now */
     /** Whether the join was the one the room page sent ahead of the modules (diagnostics). */
     this.joinedEarly = false;
+    /** @type {{audio: boolean, video: boolean} | null} what startLocalMedia is opening now */
     this.mediaStarting = null;
     /** Counts stopLocalMedia calls: a device that opens after one is closed at once. */
     this.mediaEpoch = 0;
@@ -691,16 +691,18 @@ export class SalonClient {
       return;
     }
     socket.hold();
+    let loaded = true;
     try {
       await loadSfuLink();
     } catch (err) {
       console.error("Salon: the group room's media client did not load:", err);
-      socket.release();
-      this.#fail({ code: "load_failed", message: "The group room's media client did not load: reload the page." });
-      return;
+      loaded = false;
     }
     try {
-      this.#joined(answer, resuming);
+      // Left (or knocked) while it loaded: the answer is stale.
+      if (!(resuming ? this.inRoom : this.status === "connecting")) return;
+      if (loaded) this.#joined(answer, resuming);
+      else this.#fail({ code: "load_failed", message: "The group room's media client did not load: reload the page." });
     } finally {
       socket.release();
     }
