@@ -489,18 +489,21 @@ test("an early join's answer is lost with its connection", async () => {
   socket.disconnect();
 });
 
-test("a close that comes while the early messages are passed on waits behind them", async () => {
+test("queued answers are taken at once, queued events one per task, and a close waits behind them", async () => {
   const ws = acceptedRoomBoot("?displayName=Ann&precallReview=off");
   ws.receive('430[{"ok":true}]');
+  ws.receive('42["participant_joined",{"id":"p2"}]');
   const socket = new SignalSocket("", { auth: { v: PROTOCOL_VERSION }, reconnectionDelay: 60_000 });
   const seen = [];
   socket.on("connect", () => {
     socket.takeEarlyRequest("join").answer.then((answer) => seen.push(`answer ${answer.ok}`));
   });
+  socket.on("participant_joined", ({ id }) => seen.push(`joined ${id}`));
   socket.on("disconnect", (reason) => seen.push(`disconnect ${reason}`));
   socket.connect();
+  assert.equal(socket.connected, true, "the handshake and the CONNECT's answer at once");
   ws.fail();
-  await until(() => seen.length === 2, "the answer, then the loss");
-  assert.deepEqual(seen, ["answer true", "disconnect websocket error"]);
+  await until(() => seen.length === 3, "the answer, the event, then the loss");
+  assert.deepEqual(seen, ["answer true", "joined p2", "disconnect websocket error"]);
   socket.disconnect();
 });

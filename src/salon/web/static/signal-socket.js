@@ -187,6 +187,17 @@ export function takeEarlySocket(url) {
  * @typedef {WebSocketTransport | PollingTransport} Transport
  */
 
+/**
+ * Runs `fn` in a task of its own, ahead of the page's ordinary tasks where the browser can
+ * (scheduler.postTask "user-blocking"): what the server sent is taken before, say, a render.
+ * @param {() => void} fn
+ */
+function soon(fn) {
+  const scheduler = /** @type {any} */ (globalThis).scheduler;
+  if (typeof scheduler?.postTask === "function") scheduler.postTask(fn, { priority: "user-blocking" });
+  else setTimeout(fn, 0);
+}
+
 /** Engine.IO over one WebSocket: a packet per message. */
 class WebSocketTransport {
   name = "websocket";
@@ -202,13 +213,18 @@ class WebSocketTransport {
   }
 
   /**
-   * @param {string[]} [queued] messages that came before this transport took the socket: they
-   *   are passed on one per task, as if they came now (an answer's taker runs before the
-   *   events after it), and what comes meanwhile, a close too, waits behind them.
+   * @param {string[]} [queued] messages that came before this transport took the socket. Up to
+   *   the first server event they are taken at once (the handshake, the CONNECT's answer, the
+   *   answers to early requests: whoever waits for those runs in the microtasks after);
+   *   from there on one per task, as if they came now, so the events come after what their
+   *   answers set going. What comes meanwhile, a close too, waits behind them.
    */
   start(queued = []) {
+    const firstEvent = queued.findIndex((text) => text.startsWith(ENGINE.MESSAGE + SOCKET.EVENT));
+    const atOnce = firstEvent === -1 ? queued.length : firstEvent;
+    for (const text of queued.slice(0, atOnce)) this.#receive(text);
     /** @type {Array<() => void> | null} */
-    let backlog = queued.map((text) => () => this.#receive(text));
+    let backlog = queued.slice(atOnce).map((text) => () => this.#receive(text));
     /** @param {() => void} step */
     const inOrder = (step) => (backlog ? backlog.push(step) : step());
     this.ws.onmessage = (e) => inOrder(() => this.#receive(e.data));
@@ -221,9 +237,9 @@ class WebSocketTransport {
         return;
       }
       step();
-      setTimeout(next, 0);
+      soon(next);
     };
-    if (backlog.length) setTimeout(next, 0);
+    if (backlog.length) soon(next);
     else backlog = null;
   }
 
@@ -580,15 +596,15 @@ export class SignalSocket {
     this.engine = engine;
     // The whole attempt (handshake and CONNECT) has a deadline.
     engine.deadline = setTimeout(() => engine.fail("timeout"), this.timeout);
-    if (engine.start(early) && early) this.#awaitEarlyRequests(early.requests ?? []);
+    engine.start(early);
   }
 
   /**
    * The answers to what the early WebSocket asked are awaited as this socket's own requests'
-   * (whose ids follow theirs), for takeEarlyRequest.
+   * (whose ids follow theirs), for takeEarlyRequest. Its engine calls this as it adopts it.
    * @param {EarlyRequest[]} requests
    */
-  #awaitEarlyRequests(requests) {
+  awaitEarlyRequests(requests) {
     for (const { id, event, payload } of requests) {
       this.nextAckId = Math.max(this.nextAckId, id + 1);
       const answer = new Promise((resolve, reject) => {
@@ -750,7 +766,6 @@ class Engine {
   /**
    * Opens a transport: the early WebSocket if given, else a WebSocket unless they fail here.
    * @param {EarlySocket | null} early
-   * @returns {boolean} whether it took the early WebSocket
    */
   start(early) {
     const socket = this.socket;
@@ -758,17 +773,15 @@ class Engine {
       // From now on this engine sends: the page's script sends nothing more.
       early.ws.onopen = null;
       this.connectSent = Boolean(early.connectSent);
+      socket.awaitEarlyRequests(early.requests ?? []);
       this.#useWebSocket(early.ws, early.queue);
-      return true;
-    }
-    if (early || socket.webSocketFailed) {
+    } else if (early || socket.webSocketFailed) {
       if (early) early.ws.close();
       socket.webSocketFailed = true;
       this.#usePolling();
     } else {
       this.#openWebSocket();
     }
-    return false;
   }
 
   #openWebSocket() {
