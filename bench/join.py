@@ -82,7 +82,7 @@ CHROMIUM_ARGS = [  # as tests/e2e/conftest.py, plus --ignore-certificate-errors 
 ROUNDS = 30
 ROUND_TIMEOUT_S = 20.0
 START_TIMEOUT_S = 30.0
-TOTAL_TIMEOUT_S = 300  # the whole run, namespace and all
+TOTAL_TIMEOUT_S = 600  # the whole run, namespace and all
 IN_NETNS = "SALON_BENCH_IN_NETNS"
 
 # Runs in every page before its own scripts: marks each step with performance.now(), and
@@ -108,7 +108,18 @@ INSTRUMENT = """
       super(...args);
       mark("WebSocket created");
       this.addEventListener("open", () => mark("WebSocket open"));
-      this.addEventListener("message", () => mark("WebSocket message"));
+      this.addEventListener("message", (e) => {
+        mark("WebSocket message");
+        for (const type of ["offer", "answer"]) {
+          if (String(e.data).includes(`"type":"${type}"`)) mark(type + " received");
+        }
+      });
+    }
+    send(data) {
+      for (const type of ["offer", "answer"]) {
+        if (String(data).includes(`"type":"${type}"`)) mark(type + " sent");
+      }
+      return super.send(data);
     }
   };
   const RealPC = window.RTCPeerConnection;
@@ -147,6 +158,7 @@ INSTRUMENT = """
       return r;
     }
   };
+  addEventListener("click", () => mark("join clicked"), true);
   addEventListener("DOMContentLoaded", () => mark("DOMContentLoaded"));
   addEventListener("load", () => mark("load"));
   let screen = null;
@@ -162,10 +174,13 @@ BARE_PAGE = b"""<!doctype html>
 <meta charset="utf-8"><title>bare two-page WebRTC demo</title>
 <video id="local" autoplay muted playsinline></video>
 <video id="remote" autoplay muted playsinline></video>
+<button id="join">Join</button>
 <script>
+// Joins as soon as its WebSocket opens; with ?click, when its Join button is clicked.
 const media = navigator.mediaDevices.getUserMedia({audio: true, video: true});
-const ws = new WebSocket(`wss://${location.host}/ws`);
+const ws = new WebSocket(`wss://${location.host}/ws${location.search}`);
 const send = (m) => ws.send(JSON.stringify(m));
+document.getElementById("join").onclick = () => send({join: true});
 let pc = null;
 async function peer() {
   if (pc) return pc;
@@ -249,33 +264,71 @@ def machine_context() -> str:
     )
 
 
-def join_table(bare: Side, salon: Side, relay: Side) -> str:
-    def row(s: Side) -> str:
-        ms = [f"{v:.0f}" for v in (s.quantile(0.5), s.mean, s.quantile(0.9))]
-        return f"| {s.label} | {len(s.samples)} | {' | '.join(ms)} |"
+@dataclass
+class Run:
+    """All sides of one benchmark run."""
 
-    def ratio(f: Any) -> str:
-        return f"{f(salon) / f(bare):.2f}x"
+    bare: Side = field(default_factory=lambda: Side("bare WebRTC page"))
+    salon: Side = field(default_factory=lambda: Side("Salon room app"))
+    relay: Side = field(default_factory=lambda: Side("Salon room app, relay-only (TURN/UDP)"))
+    bare_click: Side = field(default_factory=lambda: Side("bare WebRTC page, Join button"))
+    salon_click: Side = field(default_factory=lambda: Side("Salon room app, pre-call Join"))
 
+
+def _row(s: Side) -> str:
+    ms = [f"{v:.0f}" for v in (s.quantile(0.5), s.mean, s.quantile(0.9))]
+    return f"| {s.label} | {len(s.samples)} | {' | '.join(ms)} |"
+
+
+def _ratio_row(label: str, num: Side, den: Side) -> str:
+    figures = [
+        num.quantile(0.5) / den.quantile(0.5),
+        num.mean / den.mean,
+        num.quantile(0.9) / den.quantile(0.9),
+    ]
+    return f"| {label} | | {' | '.join(f'{f:.2f}x' for f in figures)} |"
+
+
+def _verdict(salon: Side, bare: Side) -> str:
     p50 = salon.quantile(0.5) / bare.quantile(0.5)
     mean = salon.mean / bare.mean
     verdict = "met" if p50 <= 1.1 and mean <= 1.1 else "**missed**"
+    return f"- p50 ratio {p50:.2f}x, mean ratio {mean:.2f}x (goal <= 1.1x): {verdict}"
+
+
+HEADER = ["| page | rounds | p50 ms | mean ms | p90 ms |", "|---|---:|---:|---:|---:|"]
+
+
+def join_tables(run: Run) -> str:
     return "\n".join(
         [
-            "### Join to first remote video frame, two pages",
+            "### Join to first remote video frame: clicking Join",
             "",
-            "| page | rounds | p50 ms | mean ms | p90 ms |",
-            "|---|---:|---:|---:|---:|",
-            row(bare),
-            row(salon),
-            f"| ratio Salon / bare | | {ratio(lambda s: s.quantile(0.5))} "
-            f"| {ratio(lambda s: s.mean)} | {ratio(lambda s: s.quantile(0.9))} |",
-            row(relay),
-            f"| ratio relay-only / direct Salon | | "
-            f"{relay.quantile(0.5) / salon.quantile(0.5):.2f}x | {relay.mean / salon.mean:.2f}x "
-            f"| {relay.quantile(0.9) / salon.quantile(0.9):.2f}x |",
+            "B has opened the room and waits on its pre-call screen (camera preview running, "
+            "signaling connected), as a person does before joining; the bare page likewise "
+            "(camera running, WebSocket open) with a Join button. Timed from the click.",
             "",
-            f"- p50 ratio {p50:.2f}x, mean ratio {mean:.2f}x (goal <= 1.1x): {verdict}",
+            *HEADER,
+            _row(run.bare_click),
+            _row(run.salon_click),
+            _ratio_row("ratio Salon / bare", run.salon_click, run.bare_click),
+            "",
+            _verdict(run.salon_click, run.bare_click),
+            "",
+            "### Opening a link that joins at once, to first remote video frame",
+            "",
+            "B opens the room with `?displayName=B&precallReview=off` (the bare page: joins as "
+            "soon as its WebSocket opens). Timed from B's navigation start, so loading the page "
+            "counts.",
+            "",
+            *HEADER,
+            _row(run.bare),
+            _row(run.salon),
+            _ratio_row("ratio Salon / bare", run.salon, run.bare),
+            _row(run.relay),
+            _ratio_row("ratio relay-only / direct Salon", run.relay, run.salon),
+            "",
+            _verdict(run.salon, run.bare),
             "- Relay-only: the same room app in a meeting created with `relayOnly`, so both "
             "pages gather TURN allocations from the embedded coturn and media goes "
             "page -> coturn -> page (over UDP here, all on this machine's loopback).",
@@ -295,8 +348,12 @@ TIMELINE = [
     "B: RTCPeerConnection created",
     "A: RTCPeerConnection created",
     "B: setLocalDescription offer",
+    "B: offer sent",
+    "A: offer received",
     "A: setRemoteDescription offer",
     "A: setLocalDescription answer",
+    "A: answer sent",
+    "B: answer received",
     "B: setRemoteDescription answer",
     "B: ICE connected",
     "A: ICE connected",
@@ -309,12 +366,12 @@ TIMELINE = [
 ]
 
 
-def timeline_table(bare: Side, salon: Side) -> str:
+def timeline_table(title: str, bare: Side, salon: Side) -> str:
     lines = [
-        "### Timeline (median ms after B's navigation start; first occurrence of each step)",
+        f"### Timeline, {title}",
         "",
-        "A joined first and waits; B is the newcomer. Each step is the first time it happened on "
-        "that page; a blank means the page never did it.",
+        "Median ms from the start; A joined first and waits, B is the newcomer. Each step is "
+        "the first time it happened on that page after the start; a blank means it did not.",
         "",
         "| step | bare | Salon | Salon - bare |",
         "|---|---:|---:|---:|",
@@ -354,10 +411,13 @@ def serve_bare(port: int, cert: Path, key: Path) -> None:
         others = list(present)
         present.append(ws)
         try:
-            if others:
+            if others and "click" not in ws.query_params:
                 await ws.send_text(json.dumps({"peers": len(others)}))
             while True:
                 text = await ws.receive_text()
+                if text == '{"join":true}':  # a page that joins on a click
+                    await ws.send_text(json.dumps({"peers": len(present) - 1}))
+                    continue
                 for other in present:
                     if other is not ws:
                         await other.send_text(text)
@@ -445,7 +505,17 @@ def _poll(check: Any, what: str, timeout: float = ROUND_TIMEOUT_S) -> Any:
     raise RuntimeError(f"timed out waiting for {what}")
 
 
-def one_round(browser: Any, url_a: str, url_b: str, ready_js: str) -> Round:
+def one_round(
+    browser: Any,
+    url_a: str,
+    url_b: str,
+    ready_js: str,
+    *,
+    click: tuple[str, str] | None = None,
+) -> Round:
+    """A joins and waits until ``ready_js`` is true; then B opens ``url_b`` and joins at once,
+    or with ``click=(ready, selector)``: once B shows ``ready`` true, ``selector`` is clicked.
+    Times count from B's navigation start, or from the click."""
     contexts = []
     try:
         pages = []
@@ -462,7 +532,14 @@ def one_round(browser: Any, url_a: str, url_b: str, ready_js: str) -> Round:
         a.goto(url_a)
         _poll(lambda: a.evaluate(ready_js), "page A to be ready")
         time.sleep(0.3)  # let A settle
-        b.goto(url_b, wait_until="commit")
+        if click is None:
+            b.goto(url_b, wait_until="commit")
+        else:
+            ready_b, button = click
+            b.goto(url_b)
+            _poll(lambda: b.evaluate(ready_b), "page B to be ready for its click")
+            time.sleep(0.3)
+            b.click(button)
         read = (
             "() => ({origin: performance.timeOrigin, first: window.__firstFrame,"
             " marks: window.__joinMarks})"
@@ -474,10 +551,13 @@ def one_round(browser: Any, url_a: str, url_b: str, ready_js: str) -> Round:
 
         got_a, got_b = _poll(both, "both pages to show a remote frame")
         origin_b = got_b["origin"]
+        if click is not None:
+            origin_b += next(at for name, at in got_b["marks"] if name == "join clicked")
         marks: dict[str, float] = {}
         for who, got in (("A", got_a), ("B", got_b)):
             for name, at in got["marks"]:
-                marks.setdefault(f"{who}: {name}", got["origin"] + at - origin_b)
+                if got["origin"] + at >= origin_b:
+                    marks.setdefault(f"{who}: {name}", got["origin"] + at - origin_b)
         total = max(got_a["origin"] + got_a["first"], got_b["origin"] + got_b["first"]) - origin_b
         return Round(total, marks)
     finally:
@@ -490,13 +570,50 @@ SALON_READY = (
     "() => document.querySelector('[data-testid=screen]')?.dataset.screen === 'in_room'"
     " && (window.__joinMarks || []).some(([n]) => n === 'getUserMedia resolved')"
 )
+SALON_PRECALL_READY = (  # B on the pre-call screen: preview running, socket connected
+    "() => document.querySelector('[data-testid=screen]')?.dataset.screen === 'precall'"
+    " && (window.__joinMarks || []).some(([n]) => n === 'getUserMedia resolved')"
+    " && (window.__joinMarks || []).some(([n]) => n === 'WebSocket message')"
+)
 BARE_READY = (
     "() => window.__ready === true"
     " && (window.__joinMarks || []).some(([n]) => n === 'WebSocket open')"
 )
 
 
-def bench(work: Path, rounds: int = ROUNDS) -> tuple[Side, Side, Side]:
+def one_iteration(browser: Any, salon_base: str, api_key: str, bare_base: str) -> dict[str, Round]:
+    """One round of each side, alternating Salon and bare; keys are Run's fields."""
+    got: dict[str, Round] = {}
+    room = create_meeting(salon_base, api_key)
+    got["salon_click"] = one_round(
+        browser,
+        with_params(room, displayName="A", precallReview="off"),
+        with_params(room, displayName="B"),
+        SALON_READY,
+        click=(SALON_PRECALL_READY, "[data-testid=join-button]"),
+    )
+    got["bare_click"] = one_round(
+        browser, bare_base + "/", bare_base + "/?click", BARE_READY, click=(BARE_READY, "#join")
+    )
+    room = create_meeting(salon_base, api_key)
+    got["salon"] = one_round(
+        browser,
+        with_params(room, displayName="A", precallReview="off"),
+        with_params(room, displayName="B", precallReview="off"),
+        SALON_READY,
+    )
+    got["bare"] = one_round(browser, bare_base + "/", bare_base + "/", BARE_READY)
+    relayed = create_meeting(salon_base, api_key, relay_only=True)
+    got["relay"] = one_round(
+        browser,
+        with_params(relayed, displayName="A", precallReview="off"),
+        with_params(relayed, displayName="B", precallReview="off"),
+        SALON_READY,
+    )
+    return got
+
+
+def bench(work: Path, rounds: int = ROUNDS) -> Run:
     from playwright.sync_api import sync_playwright
 
     from salon.clock import SystemClock
@@ -513,8 +630,7 @@ def bench(work: Path, rounds: int = ROUNDS) -> tuple[Side, Side, Side]:
     salon_cmd += ["serve", "--port", str(salon_port)]
     bare_cmd = [sys.executable, __file__, "serve-bare", str(bare_port), str(cert), str(key)]
     salon_base, bare_base = f"https://localhost:{salon_port}", f"https://localhost:{bare_port}"
-    bare_side, salon_side = Side("bare WebRTC page"), Side("Salon room app")
-    relay_side = Side("Salon room app, relay-only (TURN/UDP)")
+    run = Run()
     with (
         server_process(salon_cmd, work / "salon.log", salon_env()) as salon_proc,
         server_process(bare_cmd, work / "bare.log", salon_env()) as bare_proc,
@@ -525,34 +641,19 @@ def bench(work: Path, rounds: int = ROUNDS) -> tuple[Side, Side, Side]:
         browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for n in range(rounds + 1):
-                room = create_meeting(salon_base, api_key)
-                s = one_round(
-                    browser,
-                    with_params(room, displayName="A", precallReview="off"),
-                    with_params(room, displayName="B", precallReview="off"),
-                    SALON_READY,
-                )
-                b = one_round(browser, bare_base + "/", bare_base + "/", BARE_READY)
-                relayed = create_meeting(salon_base, api_key, relay_only=True)
-                r = one_round(
-                    browser,
-                    with_params(relayed, displayName="A", precallReview="off"),
-                    with_params(relayed, displayName="B", precallReview="off"),
-                    SALON_READY,
-                )
+                got = one_iteration(browser, salon_base, api_key, bare_base)
                 print(
-                    f"round {n}{' (warm-up)' if n == 0 else ''}: Salon {s.total_ms:.0f} ms, "
-                    f"bare {b.total_ms:.0f} ms, Salon via TURN {r.total_ms:.0f} ms",
+                    f"round {n}{' (warm-up)' if n == 0 else ''}: "
+                    + ", ".join(f"{label} {r.total_ms:.0f} ms" for label, r in got.items()),
                     file=sys.stderr,
                     flush=True,
                 )
                 if n:
-                    salon_side.rounds.append(s)
-                    bare_side.rounds.append(b)
-                    relay_side.rounds.append(r)
+                    for label, r in got.items():
+                        getattr(run, label).rounds.append(r)
         finally:
             browser.close()
-    return bare_side, salon_side, relay_side
+    return run
 
 
 # -- report -----------------------------------------------------------------------------------
@@ -606,12 +707,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="salon-bench-join-") as tmp:
-        bare_side, salon_side, relay_side = bench(Path(tmp), args.rounds)
+        run = bench(Path(tmp), args.rounds)
     report = "\n\n".join(
         [
             machine_context(),
-            join_table(bare_side, salon_side, relay_side),
-            timeline_table(bare_side, salon_side),
+            join_tables(run),
+            timeline_table("clicking Join", run.bare_click, run.salon_click),
+            timeline_table("opening a link that joins at once", run.bare, run.salon),
         ]
     )
     print(report)
