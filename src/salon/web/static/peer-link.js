@@ -88,6 +88,8 @@ export class PeerLink {
     this.channel = this.pc.createDataChannel("chat", { negotiated: true, id: 0 });
 
     this.makingOffer = false;
+    /** @type {Promise<void> | null} the offer or answer on its way: settles once sent (or failed) */
+    this.outgoing = null;
     this.ignoreOffer = false;
     this.closed = false;
     /** @type {ReturnType<typeof setTimeout> | null} */
@@ -271,19 +273,40 @@ export class PeerLink {
     if (unnegotiated) this.#offer();
   }
 
-  async #offer() {
+  #offer() {
     // An offer already on its way carries every transceiver; another would only glare.
     if (this.closed || this.makingOffer || this.pc.signalingState !== "stable") return;
+    this.makingOffer = true;
+    this.#goingOut(this.#sendOffer());
+  }
+
+  async #sendOffer() {
     try {
-      this.makingOffer = true;
-      await this.pc.setLocalDescription();
-      const local = /** @type {RTCSessionDescription} */ (this.pc.localDescription);
-      this.sendSignal({ description: { type: local.type, sdp: local.sdp } });
+      await this.#sendLocalDescription();
     } catch (err) {
       console.warn(`Salon: offer to ${this.remoteId} failed:`, err);
     } finally {
       this.makingOffer = false;
     }
+  }
+
+  /** Makes this side's offer or answer (whichever the signaling state calls for) and sends it. */
+  async #sendLocalDescription() {
+    await this.pc.setLocalDescription();
+    const local = /** @type {RTCSessionDescription} */ (this.pc.localDescription);
+    this.sendSignal({ description: { type: local.type, sdp: local.sdp } });
+  }
+
+  /**
+   * Marks `sending` as this side's description on its way (`outgoing`) until it settles.
+   * @param {Promise<void>} sending
+   */
+  #goingOut(sending) {
+    const outgoing = sending.finally(() => {
+      if (this.outgoing === outgoing) this.outgoing = null;
+    });
+    this.outgoing = outgoing;
+    return outgoing;
   }
 
   /** @param {SignalPayload} payload */
@@ -299,9 +322,7 @@ export class PeerLink {
       await pc.setRemoteDescription(description);
       if (description.type === "offer") {
         this.#adoptSlots();
-        await pc.setLocalDescription();
-        const local = /** @type {RTCSessionDescription} */ (pc.localDescription);
-        this.sendSignal({ description: { type: local.type, sdp: local.sdp } });
+        await this.#goingOut(this.#sendLocalDescription());
         // Offer whatever that answer could not carry.
         if (this.awaitingOffer) queueMicrotask(() => this.#stopAwaiting());
       }

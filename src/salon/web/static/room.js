@@ -115,17 +115,21 @@ if (embed) embed.followConnection(bridge, room);
 // --- rendering ---------------------------------------------------------------------------------
 
 let renderQueued = false;
-// A render is a task of its own, not a microtask of the change that asked for it: a remote
-// offer's tracks ask for one, and the answer is made first (its work then runs on WebRTC's
-// threads while this one builds the tiles). bench/join.py: the side answering took ~37 ms
-// from the offer to its answer instead of ~50 ms.
+// How long a render waits for descriptions on their way (below); past that it goes ahead.
+const RENDER_AFTER_DESCRIPTIONS_MS = 250;
+// A render is a task of its own, not a microtask of the change that asked for it, and it waits
+// for the offers and answers on their way (the screen and tiles it builds would hold them back
+// by as long as they take to build):
+// - a newcomer's first offers start as its join is answered, which asks for the in-room screen;
+// - a remote offer's tracks ask for tiles, and the answer is made first.
+// bench/join.py: the side answering took ~37 ms from the offer to its answer instead of ~50 ms.
 function render() {
   if (renderQueued) return;
   renderQueued = true;
-  setTimeout(() => {
+  setTimeout(() => room.client.descriptionsSent(RENDER_AFTER_DESCRIPTIONS_MS).then(() => {
     renderQueued = false;
     renderNow();
-  }, 0);
+  }), 0);
 }
 
 function renderNow() {

@@ -496,6 +496,26 @@ export class SalonClient {
     this.#request("media_state", state);
   }
 
+  /**
+   * Settles once the offers and answers on their way to the others have gone out (at once when
+   * none is), or after `withinMs` at the latest. The room app renders after this (room.js,
+   * render): a newcomer's first offers start as its join is answered, and the side answering
+   * makes its answer as the offer's tracks arrive; a screen built first would hold them back.
+   * @param {number} withinMs
+   * @returns {Promise<void>}
+   */
+  descriptionsSent(withinMs) {
+    const outgoing = [...this.links.values()].flatMap((link) => link.outgoing ?? []); // SFU faces: none
+    if (outgoing.length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, withinMs);
+      Promise.allSettled(outgoing).then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
   // --- signaling -----------------------------------------------------------------------------
 
   /**
