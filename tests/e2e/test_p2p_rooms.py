@@ -27,13 +27,27 @@ def test_everyone_decodes_everyone_peer_to_peer(
 SEES_BOB = """() => [...window.salon.client.participants.values()]
   .some((p) => p.displayName === "Bob")"""
 
+# Counts the page's requests for camera and microphone.
+COUNT_GET_USER_MEDIA = """
+(() => {
+  const md = navigator.mediaDevices;
+  const real = md.getUserMedia.bind(md);
+  window.__askedForDevices = [];
+  md.getUserMedia = (constraints) => {
+    window.__askedForDevices.push(Object.keys(constraints).sort().join("+"));
+    return real(constraints);
+  };
+})();
+"""
+
 
 def test_a_page_that_joins_at_once_is_in_the_room_before_its_modules_run(
     salon_server: Salon, participants: Participants
 ):
-    """The room page's inline script sends the join while the room app's modules load: with
-    the app's entry module held back, the room already has Bob; once it runs, the app takes
-    that join's answer (no second join) and the call comes up as usual."""
+    """The room page's inline script sends the join and asks for camera and microphone while
+    the room app's modules load: with the app's entry module held back, the room already has
+    Bob and his devices are being opened; once it runs, the app takes that join's answer (no
+    second join) and those devices (no second request), and the call comes up as usual."""
     meeting = salon_server.create_meeting(roomMode="normal")
     ann = participants(meeting.room_url, "Ann")
     ann.wait_screen("in_room")
@@ -45,16 +59,20 @@ def test_a_page_that_joins_at_once_is_in_the_room_before_its_modules_run(
     bob = participants(
         meeting.room_url,
         "Bob",
+        init_script=COUNT_GET_USER_MEDIA,
         before_goto=lambda page: page.route("**/static/room.js", hold),
         wait_until="commit",
     )
     wait_until(lambda: ann.page.evaluate(SEES_BOB), message="Ann's room to have Bob")
     assert held, "Bob's room app was held back"
     assert bob.page.evaluate("typeof window.salon") == "undefined", "Bob's app has not run"
+    assert bob.page.evaluate("window.__askedForDevices") == ["audio+video"]
     held[0].continue_()
     bob.wait_screen("in_room")
     assert bob.page.evaluate("window.salon.client.joinedEarly") is True
     assert_full_mesh([ann, bob])
+    assert bob.page.evaluate("window.__askedForDevices") == ["audio+video"], "asked once"
+    assert bob.page.evaluate("'__salonEarlyMedia' in window") is False, "the app took it"
 
 
 # Holds the page's first offer until the test lets it go (window.__releaseFirstOffer()).

@@ -5,6 +5,7 @@ import { test } from "node:test";
 import {
   DEFAULTS,
   cleanDisplayName,
+  deviceConstraints,
   joinsAtOnce,
   parseFlag,
   parseRoomParams,
@@ -129,4 +130,13 @@ test("the default warning goes to console.warn and never throws", () => {
     console.warn = original;
   }
   assert.equal(seen.length, 1);
+});
+
+test("devices open with one set of constraints: the camera's size by room mode", () => {
+  assert.deepEqual(deviceConstraints("audio", "normal"), { echoCancellation: true, noiseSuppression: true });
+  const camera = (mode) => deviceConstraints("video", mode);
+  assert.deepEqual(camera("normal"), { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24 } });
+  assert.deepEqual(camera(undefined), camera("normal"), "before the join says the mode");
+  assert.deepEqual(camera("group"), { width: { ideal: 960 }, height: { ideal: 540 }, frameRate: { ideal: 24 } });
+  assert.notEqual(camera("group"), camera("group"), "a fresh object each time (callers add a deviceId)");
 });

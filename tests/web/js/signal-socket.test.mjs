@@ -355,6 +355,53 @@ function runRoomBoot(search = "", dataset = { roomName: "/abc", role: "visitor" 
   return FakeWebSocket.made[0];
 }
 
+/**
+ * Runs the room page's script with a getUserMedia that records what it is asked for; returns
+ * those requests and what the page left for the app (`__salonEarlyMedia`).
+ */
+function roomBootMedia(search, dataset) {
+  const asked = [];
+  const stream = { id: "early" };
+  Object.defineProperty(globalThis, "navigator", {
+    value: { mediaDevices: { getUserMedia: (c) => (asked.push(c), Promise.resolve(stream)) } },
+    configurable: true,
+  });
+  delete globalThis.__salonEarlyMedia;
+  try {
+    runRoomBoot(search, dataset);
+    return { asked, media: globalThis.__salonEarlyMedia, stream };
+  } finally {
+    Object.defineProperty(globalThis, "navigator", { value: { mediaDevices: {} }, configurable: true });
+    delete globalThis.__salonEarlyMedia;
+    delete globalThis.__salonEarlySignal;
+  }
+}
+
+test("a page that joins at once asks for camera and microphone in its inline script", async () => {
+  const { asked, media, stream } = roomBootMedia("?displayName=Ann&precallReview=off",
+    { roomName: "/abc", role: "visitor", roomMode: "group" });
+  assert.deepEqual(asked, [{
+    audio: { echoCancellation: true, noiseSuppression: true },
+    video: { width: { ideal: 960 }, height: { ideal: 540 }, frameRate: { ideal: 24 } },
+  }], "once, both, with the app's constraints for the room's mode");
+  assert.equal(await media, stream, "left for the app to take");
+});
+
+test("the inline script opens no device for a page that does not join at once with both on", () => {
+  for (const [search, dataset] of [
+    ["", undefined],
+    ["?displayName=Ann", undefined],
+    ["?displayName=Ann&precallReview=off&audio=off", undefined],
+    ["?displayName=Ann&precallReview=off&video=off", undefined],
+    ["?displayName=Ann&precallReview=off&skipMediaPermissionPrompt", undefined],
+    ["?displayName=Ann&precallReview=off", { roomName: "/abc", role: "viewer" }],
+  ]) {
+    const { asked, media } = roomBootMedia(search, dataset);
+    assert.deepEqual(asked, [], search);
+    assert.equal(media, undefined, search);
+  }
+});
+
 /** The room page's script, its WebSocket open and the server's handshake and CONNECT answer in. */
 function acceptedRoomBoot(search, dataset) {
   const ws = runRoomBoot(search, dataset);

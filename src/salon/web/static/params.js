@@ -220,6 +220,21 @@ export function devicesAtJoin(params, role) {
 }
 
 /**
+ * What Salon opens a device with. The camera's size: four people in a mesh send three streams
+ * each, so a modest resolution keeps it smooth; through the SFU (a group room) the camera is
+ * sent once, in three simulcast layers, and the browser makes three only from a picture of
+ * about 960x540 or more (two from 640x360).
+ * @param {"audio" | "video"} kind
+ * @param {string | null | undefined} roomMode
+ * @returns {MediaTrackConstraints}
+ */
+export function deviceConstraints(kind, roomMode) {
+  if (kind === "audio") return { echoCancellation: true, noiseSuppression: true };
+  const [width, height] = roomMode === "group" ? [960, 540] : [640, 360];
+  return { width: { ideal: width }, height: { ideal: height }, frameRate: { ideal: 24 } };
+}
+
+/**
  * The join a page that joins at once sends (the room app's, salon-client.js: the devices
  * being opened count as on), or null when the page does not join at once. The room page's
  * inline script (templates/room-boot.js) sends it on the signaling connection it opens ahead

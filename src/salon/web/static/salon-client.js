@@ -7,6 +7,7 @@
 //   await client.startLocalMedia({ audio: true, video: true });
 //   await client.join({ displayName: "Ann" });
 
+import { deviceConstraints } from "./params.js";
 import { PeerLink, SLOTS } from "./peer-link.js";
 import { SignalSocket } from "./signal-socket.js";
 
@@ -95,6 +96,18 @@ function answerOf(socket, event, pending) {
 function sameFields(a, b) {
   const keys = Object.keys(a);
   return keys.length === Object.keys(b).length && keys.every((k) => Object.is(a[k], b[k]));
+}
+
+/**
+ * The camera and microphone the room page's inline script began opening (templates/room-boot.js:
+ * a page that joins at once asks for them as it loads, not once its modules have run), taken once.
+ * @returns {Promise<MediaStream> | null}
+ */
+function takeEarlyMedia() {
+  const page = /** @type {any} */ (globalThis);
+  const media = page.__salonEarlyMedia ?? null;
+  delete page.__salonEarlyMedia;
+  return media;
 }
 
 export class SalonClient {
@@ -239,12 +252,14 @@ export class SalonClient {
     const epoch = this.mediaEpoch;
     try {
       if (audio && video && !this.#localTrack("audio") && !this.#localTrack("video")) {
-        // One request for both: the browser asks the person once, not twice.
+        // One request for both: the browser asks the person once, not twice. A page that joins
+        // at once asked already, in its inline script, with the same constraints.
+        const early = this.devices.audioDeviceId || this.devices.videoDeviceId ? null : takeEarlyMedia();
         try {
-          const stream = await navigator.mediaDevices.getUserMedia({
+          const stream = await (early ?? navigator.mediaDevices.getUserMedia({
             audio: this.#constraints("audio"),
             video: this.#constraints("video"),
-          });
+          }));
           // Refused (room full, say) or left while the devices opened: close them again.
           if (epoch !== this.mediaEpoch) {
             for (const track of stream.getTracks()) track.stop();
@@ -293,28 +308,15 @@ export class SalonClient {
    */
   #constraints(kind) {
     const deviceId = kind === "audio" ? this.devices.audioDeviceId : this.devices.videoDeviceId;
-    /** @type {MediaTrackConstraints} */
-    const constraints =
-      kind === "video" ? this.#cameraSize() : { echoCancellation: true, noiseSuppression: true };
+    const constraints = deviceConstraints(kind, this.room?.mode);
     if (deviceId) constraints.deviceId = { exact: deviceId };
     return constraints;
   }
 
   /** Sizes the open camera for the room's mode (see #cameraSize). */
   #fitCamera() {
-    this.#localTrack("video")?.applyConstraints(this.#cameraSize())
+    this.#localTrack("video")?.applyConstraints(deviceConstraints("video", this.room?.mode))
       .catch((/** @type {unknown} */ err) => console.warn("Salon: camera size:", err));
-  }
-
-  /**
-   * The camera's size. Four people in a mesh send three streams each: a modest resolution keeps
-   * it smooth. Through the SFU the camera is sent once, in three simulcast layers, and the
-   * browser makes three only from a picture of about 960x540 or more (two from 640x360).
-   * @returns {MediaTrackConstraints}
-   */
-  #cameraSize() {
-    const [width, height] = this.room?.mode === "group" ? [960, 540] : [640, 360];
-    return { width: { ideal: width }, height: { ideal: height }, frameRate: { ideal: 24 } };
   }
 
   /**

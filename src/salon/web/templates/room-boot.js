@@ -8,6 +8,10 @@
 // (salon-client.js). Nothing here waits for a reply: while the modules load, this page's one
 // thread is busy, and each reply waited for would wait for it too.
 //
+// Such a page also asks for its camera and microphone here (both on, in its link), with the
+// app's constraints (deviceConstraints): opening them takes a while, and the app would ask only
+// once its modules have run. The app takes that request (salon-client.js, takeEarlyMedia).
+//
 // Inline in the room page, allowed by its hash in the page's CSP. The server puts the rules
 // of static/params.js (a module that imports nothing) in front of this, all in one function,
 // so the page reads its link by the app's own rules (pages.py, _room_boot).
@@ -37,6 +41,14 @@ try {
   early.ws.onmessage = (e) => { early.queue.push(String(e.data)); };
   early.ws.onerror = early.ws.onclose = () => { early.failed = true; };
   window.__salonEarlySignal = early;
+  if (join && join.audio && join.video && navigator.mediaDevices.getUserMedia) {
+    const mode = page.roomMode;
+    const media = navigator.mediaDevices.getUserMedia({
+      audio: deviceConstraints("audio", mode), video: deviceConstraints("video", mode),
+    });
+    media.catch(() => {}); // refused: the app finds out when it takes it
+    window.__salonEarlyMedia = media;
+  }
 } catch {
   // No WebSocket here: the app finds none to adopt and connects as it would anyway.
 }
