@@ -208,6 +208,53 @@ def test_joining_from_the_pre_call_screen_uses_the_connection_made_meanwhile(
     assert_full_mesh([ann, bob])
 
 
+# Holds the page's join back for 1.5 s on its way out, and records the screens the page shows.
+SLOW_JOIN = """
+(() => {
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    if (typeof data === "string" && /^42[0-9]*\\["join"/.test(data)) {
+      setTimeout(() => send.call(this, data), 1500);
+    } else {
+      send.call(this, data);
+    }
+  };
+  window.__screens = [];
+  window.__shown = {};
+  new MutationObserver(() => {
+    const screen = document.querySelector("[data-testid=screen]")?.dataset.screen;
+    if (!screen || window.__screens.at(-1) === screen) return;
+    window.__screens.push(screen);
+    window.__shown[screen] ??= performance.now();
+  }).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-screen"] });
+  addEventListener("click", (e) => {
+    if (e.target.closest?.("[data-testid=join-button]")) window.__clicked ??= performance.now();
+  }, true);
+})();
+"""
+
+
+def test_a_join_that_takes_a_while_shows_the_joining_screen(
+    salon_server: Salon, participants: Participants
+):
+    """A quick join goes from the pre-call screen straight into the room; one that takes a
+    while (here its message is held back 1.5 s) shows the joining screen, from 400 ms after
+    the click, until it is in."""
+    meeting = salon_server.create_meeting(roomMode="normal")
+    ann = participants(meeting.room_url, "Ann")
+    ann.wait_screen("in_room")
+    bob = participants(meeting.room_url, init_script=SLOW_JOIN)
+    bob.wait_screen("precall")
+    bob.by_testid("display-name").fill("Bob")
+    bob.click("join-button")
+    bob.wait_screen("joining")
+    bob.wait_screen("in_room")
+    assert bob.page.evaluate("window.__screens") == ["precall", "joining", "in_room"]
+    waited = bob.page.evaluate("window.__shown.joining - window.__clicked")
+    assert waited >= 390, f"the joining screen came {waited:.0f} ms after the click"
+    assert_full_mesh([ann, bob])
+
+
 # The camera fails, but only once the page has joined: the join went out while it was opening.
 CAMERA_FAILS_AFTER_JOIN = """
 (() => {

@@ -132,8 +132,35 @@ function render() {
   }), 0);
 }
 
-function renderNow() {
+// A quick join goes from the pre-call screen (or the blank page of a link that joins at once)
+// straight into the room: the "joining" screen shows only once a join has taken this long. No
+// flash of a screen nobody can read, and building it does not hold up the join's answer.
+const JOINING_SCREEN_AFTER_MS = 400;
+/** @type {ReturnType<typeof setTimeout> | null} */
+let joiningTimer = null;
+let joiningDue = false;
+
+/** The screen to show now, or null for none yet (see JOINING_SCREEN_AFTER_MS). */
+function screenNow() {
   const screen = ui.fatal ? "error" : (SCREEN_OF[now().connectionStatus] ?? "error");
+  if (screen !== "joining") {
+    if (joiningTimer) clearTimeout(joiningTimer);
+    joiningTimer = null;
+    joiningDue = false;
+    return screen;
+  }
+  if (joiningDue || ui.screen === "joining") return screen;
+  joiningTimer ??= setTimeout(() => {
+    joiningDue = true;
+    render();
+  }, JOINING_SCREEN_AFTER_MS);
+  return ui.screen;
+}
+
+function renderNow() {
+  const screen = screenNow();
+  root.setAttribute("aria-busy", String(screen === null || now().connectionStatus === "connecting"));
+  if (screen === null) return;
   if (screen !== ui.screen) {
     ui.screen = screen;
     regions = {};
@@ -271,6 +298,9 @@ function buildPrecall() {
 let devicesListed = false;
 function updatePrecall() {
   const { localParticipant: me, mediaError: failure } = now();
+  // Joining (the "joining" screen shows if it takes a while): one click is enough.
+  const joinButton = /** @type {HTMLButtonElement | null} */ (root.querySelector("[data-testid=join-button]"));
+  if (joinButton) joinButton.disabled = now().connectionStatus === "connecting";
   const video = /** @type {HTMLVideoElement | null} */ (root.querySelector("[data-testid=local-video]"));
   if (video) showStream(video, videoOnly(me.stream));
   root.querySelector(".preview")?.classList.toggle("off", !me.isVideoEnabled);
