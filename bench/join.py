@@ -101,6 +101,7 @@ INSTRUMENT = """
   const marks = (window.__joinMarks = []);
   const mark = (name) => marks.push([name, performance.now()]);
   window.__joinMark = mark;
+  mark("document created");
   window.__firstFrame = null;
   const md = navigator.mediaDevices;
   if (md && md.getUserMedia) {
@@ -359,6 +360,7 @@ def join_tables(run: Run) -> str:
 TIMELINE = [
     "B: page requested",
     "B: page response started",
+    "B: document created",
     "B: scripts and styles fetched",
     "B: DOMContentLoaded",
     "B: load",
