@@ -253,8 +253,13 @@ export class SalonClient {
     try {
       if (audio && video && !this.#localTrack("audio") && !this.#localTrack("video")) {
         // One request for both: the browser asks the person once, not twice. A page that joins
-        // at once asked already, in its inline script, with the same constraints.
-        const early = this.devices.audioDeviceId || this.devices.videoDeviceId ? null : takeEarlyMedia();
+        // at once asked already, in its inline script, with the same constraints (unless a
+        // device was chosen since: then those close again).
+        let early = takeEarlyMedia();
+        if (early && (this.devices.audioDeviceId || this.devices.videoDeviceId)) {
+          early.then((s) => s.getTracks().forEach((track) => track.stop()), () => {});
+          early = null;
+        }
         try {
           const stream = await (early ?? navigator.mediaDevices.getUserMedia({
             audio: this.#constraints("audio"),
@@ -313,7 +318,7 @@ export class SalonClient {
     return constraints;
   }
 
-  /** Sizes the open camera for the room's mode (see #cameraSize). */
+  /** Sizes the open camera for the room's mode (deviceConstraints). */
   #fitCamera() {
     this.#localTrack("video")?.applyConstraints(deviceConstraints("video", this.room?.mode))
       .catch((/** @type {unknown} */ err) => console.warn("Salon: camera size:", err));
