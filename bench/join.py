@@ -34,7 +34,10 @@ video track, the same instrumentation for both sides):
 All run in the same Chromium (the flags of tests/e2e, and certificate errors ignored: see
 CHROMIUM_ARGS), fresh browser contexts each round, rounds alternating between Salon and bare so
 drift of the machine hits both alike; one warm-up round each is not counted. The "ratio" rows
-divide Salon by bare (goal <= 1.1x). The timeline tables give the median time, from the start,
+divide Salon by bare. The issue's goal, join -> first remote frame <= 1.1x, is the clicking-Join
+measure: it starts at the join. The link that joins at once is held to 1.1x too, though its
+time also counts loading the page: the bare page is one inline script, the room app a
+stylesheet and ten modules. The timeline tables give the median time, from the start,
 of the first occurrence of each step on each page (an init script wraps getUserMedia, WebSocket
 and RTCPeerConnection; the page's own loading comes from Navigation and Resource Timing), to
 show where Salon's time goes.
@@ -310,11 +313,11 @@ def _ratio_row(label: str, num: Side, den: Side) -> str:
     return f"| {label} | | {' | '.join(f'{f:.2f}x' for f in figures)} |"
 
 
-def _verdict(salon: Side, bare: Side) -> str:
+def _verdict(salon: Side, bare: Side, goal: str) -> str:
     p50 = salon.quantile(0.5) / bare.quantile(0.5)
     mean = salon.mean / bare.mean
     verdict = "met" if p50 <= 1.1 and mean <= 1.1 else "**missed**"
-    return f"- p50 ratio {p50:.3f}x, mean ratio {mean:.3f}x (goal <= 1.1x for both): {verdict}"
+    return f"- p50 ratio {p50:.3f}x, mean ratio {mean:.3f}x ({goal}): {verdict}"
 
 
 HEADER = ["| page | rounds | p50 ms | mean ms | p90 ms |", "|---|---:|---:|---:|---:|"]
@@ -334,7 +337,11 @@ def join_tables(run: Run) -> str:
             _row(run.salon_click),
             _ratio_row("ratio Salon / bare", run.salon_click, run.bare_click),
             "",
-            _verdict(run.salon_click, run.bare_click),
+            _verdict(
+                run.salon_click,
+                run.bare_click,
+                "the issue's goal, join -> first remote frame, <= 1.1x for both",
+            ),
             "",
             "### Opening a link that joins at once, to first remote video frame",
             "",
@@ -349,7 +356,12 @@ def join_tables(run: Run) -> str:
             _row(run.relay),
             _ratio_row("ratio relay-only / direct Salon", run.relay, run.salon),
             "",
-            _verdict(run.salon, run.bare),
+            _verdict(
+                run.salon,
+                run.bare,
+                "loading the page counts here, which the goal's join -> first remote frame "
+                "does not; held to <= 1.1x all the same",
+            ),
             "- Relay-only: the same room app in a meeting created with `relayOnly`, so both "
             "pages gather TURN allocations from the embedded coturn and media goes "
             "page -> coturn -> page (over UDP here, all on this machine's loopback).",

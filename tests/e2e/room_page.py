@@ -113,6 +113,33 @@ class Participant:
     def click(self, testid: str) -> None:
         self.by_testid(testid).first.click()
 
+    def join_from_precall(self, name: str) -> None:
+        """Waits on the pre-call screen until the page has made its spare peer connection
+        (salon-client.js, preconnect), then joins as ``name`` with a click; the page keeps
+        that connection as ``window.__spare`` so ``offered_on_spare`` can tell it was used."""
+        self.wait_screen("precall")
+        wait_until(
+            lambda: self.page.evaluate(
+                "() => (window.__spare = window.salon.client.spare?.pc ?? null) !== null"
+            ),
+            message=f"{self.name}'s page to make its connection for the first offer",
+        )
+        self.by_testid("display-name").fill(name)
+        self.click("join-button")
+        self.wait_screen("in_room")
+
+    def offered_on_spare(self) -> bool:
+        """Whether this page's only link runs on the connection made before its join."""
+        return bool(
+            self.page.evaluate(
+                """() => {
+                  const links = [...window.salon.client.links.values()];
+                  return links.length === 1 && links[0].pc === window.__spare
+                    && window.salon.client.spare === null;
+                }"""
+            )
+        )
+
     def open_panel(self, toggle: str, item: str) -> None:
         """Opens a side panel (chat, people) unless an item of it is already visible."""
         if not self.by_testid(item).first.is_visible():

@@ -187,8 +187,10 @@ def test_screen_shares_arrive_in_their_own_tile_both_ways(
 def test_joining_from_the_pre_call_screen_uses_the_connection_made_meanwhile(
     salon_server: Salon, participants: Participants
 ):
-    """On the pre-call screen the signaling connects while the person picks a name and looks
-    at the preview; Join then goes over that connection."""
+    """On the pre-call screen the signaling connects, and the peer connection for the first
+    offer is made, while the person picks a name and looks at the preview; Join then goes over
+    that signaling connection, and the first offer goes out on that peer connection, carrying
+    the camera and microphone put on it at the join."""
     meeting = salon_server.create_meeting(roomMode="normal")
     ann = participants(meeting.room_url, "Ann")
     ann.wait_screen("in_room")
@@ -201,10 +203,9 @@ def test_joining_from_the_pre_call_screen_uses_the_connection_made_meanwhile(
         message="Bob's signaling to connect before he joins",
     )
     wait_until(lambda: bob.visible("local-video"), message="Bob's preview")
-    bob.by_testid("display-name").fill("Bob")
-    bob.click("join-button")
-    bob.wait_screen("in_room")
+    bob.join_from_precall("Bob")
     assert bob.page.evaluate("() => window.salon.client.socket.id") == socket_id
+    assert bob.offered_on_spare()
     assert_full_mesh([ann, bob])
 
 

@@ -121,6 +121,24 @@ def check_relayed_call(participants: Participants, turn_salon: Salon, transport:
         wait_until(lambda p=person: relayed_both_ways(p, transport), 30, message="relay pair")
 
 
+def test_a_relay_only_join_from_the_pre_call_screen_goes_through_coturn(
+    turn_salon: Salon, participants: Participants
+):
+    """Bob's page makes the connection for his first offer on the pre-call screen, before it
+    knows the room's ICE servers and that it is relay-only; joining sets both on it before it
+    gathers anything, so it too connects only through coturn."""
+    meeting = turn_salon.create_meeting(roomMode="normal", relayOnly=True)
+    script = ONLY_TRANSPORT % "udp"
+    ann = participants(meeting.room_url, "Ann", init_script=script)
+    ann.wait_screen("in_room")
+    bob = participants(meeting.room_url, init_script=script)
+    bob.join_from_precall("Bob")
+    assert bob.offered_on_spare()
+    for person in (ann, bob):
+        wait_until(lambda p=person: receiving_from(p, 1), 90, message="relayed media")
+        wait_until(lambda p=person: relayed_both_ways(p, "udp"), 30, message="relay pair")
+
+
 class Capture:
     """Every UDP packet on this namespace's loopback while it runs: (source port, destination
     port, payload). Loopback frames carry a 14-byte link header of zeros, then IPv4."""

@@ -20,6 +20,9 @@
 //
 // Chat runs on a pre-negotiated data channel (id 0, label "chat"), so the server never sees it.
 //
+// A newcomer who joins from a pre-call screen offers on a connection made while that screen
+// showed (SpareConnection), its transceivers and data channel already there.
+//
 // Who offers first. Perfect negotiation survives glare, but a glare costs a rollback, and
 // Chromium cannot roll back a first offer whose data channel sits at another m-line than the
 // remote offer's ("Failed to start SCTP transport"; both sides' first offers here have the same
@@ -46,6 +49,31 @@ const kindOf = (slot) => (slot === "audio" ? "audio" : "video");
 /** @param {RTCRtpTransceiver} t  stopped here, or by the other side */
 const stopped = (t) => t.direction === "stopped" || t.currentDirection === "stopped";
 
+/**
+ * A connection made ahead of need for a newcomer's first offer, while its pre-call screen shows
+ * (salon-client.js, preconnect): the connection, its data channel and its three transceivers
+ * (no tracks yet) are what that offer carries, so the join skips making them, ~10-15 ms of the
+ * first offer on a busy machine (bench/join.py), more on a slow phone. Nothing is gathered or
+ * sent until the link makes its offer: the ICE servers, which come with the join, are set first.
+ */
+export class SpareConnection {
+  constructor() {
+    this.pc = new RTCPeerConnection({ bundlePolicy: "max-bundle" });
+    this.channel = this.pc.createDataChannel("chat", { negotiated: true, id: 0 });
+    /** @type {Record<Slot, RTCRtpTransceiver>} */
+    this.slots = {
+      audio: this.pc.addTransceiver("audio", { direction: "sendrecv" }),
+      video: this.pc.addTransceiver("video", { direction: "sendrecv" }),
+      screen: this.pc.addTransceiver("video", { direction: "sendrecv" }),
+    };
+  }
+
+  close() {
+    this.channel.close();
+    this.pc.close();
+  }
+}
+
 export class PeerLink {
   /**
    * @param {object} options
@@ -61,10 +89,12 @@ export class PeerLink {
    * @param {(payload: SignalPayload) => void} options.sendSignal
    * @param {(link: PeerLink) => void} options.onChange   tracks, data channel or quality changed
    * @param {(link: PeerLink, message: unknown) => void} options.onMessage  data channel message
+   * @param {SpareConnection | null} [options.spare]  a connection made ahead, for an initiator
+   *   (closed here when this link cannot use it)
    */
   constructor({
     selfId, remoteId, iceServers, iceTransportPolicy = "all", publish, remotePublishes = true,
-    initiator, tracks, sendSignal, onChange, onMessage,
+    initiator, tracks, sendSignal, onChange, onMessage, spare = null,
   }) {
     this.remoteId = remoteId;
     this.polite = selfId < remoteId;
@@ -84,8 +114,10 @@ export class PeerLink {
     /** @type {Partial<Record<Slot, RTCRtpTransceiver>>} the transceiver of each slot */
     this.slots = {};
 
-    this.pc = new RTCPeerConnection({ iceServers, iceTransportPolicy, bundlePolicy: "max-bundle" });
-    this.channel = this.pc.createDataChannel("chat", { negotiated: true, id: 0 });
+    const taken = initiator ? this.#takeSpare(spare, iceServers, iceTransportPolicy) : null;
+    if (!taken) spare?.close();
+    this.pc = taken?.pc ?? new RTCPeerConnection({ iceServers, iceTransportPolicy, bundlePolicy: "max-bundle" });
+    this.channel = taken?.channel ?? this.pc.createDataChannel("chat", { negotiated: true, id: 0 });
 
     this.makingOffer = false;
     /** @type {Promise<void> | null} the offer or answer on its way: settles once sent (or failed) */
@@ -207,6 +239,34 @@ export class PeerLink {
     for (const track of [...this.remoteCamera.getTracks(), ...this.remoteScreen.getTracks()]) {
       track.stop();
     }
+  }
+
+  /**
+   * `spare` with this link's ICE servers and its slots' directions and tracks, or null when
+   * this link has no use for it (nothing to carry: two viewers) or it cannot take them.
+   * @param {SpareConnection | null} spare
+   * @param {RTCIceServer[]} iceServers
+   * @param {RTCIceTransportPolicy} iceTransportPolicy
+   */
+  #takeSpare(spare, iceServers, iceTransportPolicy) {
+    const direction = this.#direction();
+    if (!spare || !direction) return null;
+    try {
+      spare.pc.setConfiguration({ ...spare.pc.getConfiguration(), iceServers, iceTransportPolicy });
+    } catch {
+      return null; // a new connection with them says what is wrong
+    }
+    for (const slot of SLOTS) {
+      const transceiver = spare.slots[slot];
+      this.slots[slot] = transceiver;
+      transceiver.direction = direction;
+      const track = this.publish ? this.tracks[slot] : null;
+      // On the connection's chain of operations: done before the offer is made.
+      if (track) {
+        transceiver.sender.replaceTrack(track).catch((err) => console.warn("Salon: replaceTrack:", err));
+      }
+    }
+    return spare;
   }
 
   /** The direction this side wants on its slots, or null when there is nothing to carry. */

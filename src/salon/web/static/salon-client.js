@@ -8,7 +8,7 @@
 //   await client.join({ displayName: "Ann" });
 
 import { deviceConstraints } from "./params.js";
-import { PeerLink, SLOTS } from "./peer-link.js";
+import { PeerLink, SLOTS, SpareConnection } from "./peer-link.js";
 import { SignalSocket } from "./signal-socket.js";
 
 /** @typedef {import("./sfu-link.js").SfuLink} SfuLink */
@@ -50,6 +50,9 @@ const ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** Statuses after which the client does nothing more until told to join again. */
 const FINAL = new Set(["idle", "kicked", "left", "meeting_ended", "knock_rejected", "room_full",
   "room_locked", "error"]);
+
+/** Statuses from which a join (and its first offers) may still come. */
+const BEFORE_JOIN = new Set(["idle", "connecting", "room_locked", "knocking"]);
 
 /** Join errors and the status they put the client in. */
 const JOIN_ERROR_STATUS = /** @type {Record<string, ConnectionStatus>} */ ({
@@ -148,6 +151,9 @@ export class SalonClient {
     this.knockMessage = "";
     /** @type {RTCIceServer[]} */
     this.iceServers = [];
+    /** @type {SpareConnection | null} made ahead for the first offer after a join (#prepareSpare) */
+    this.spare = null;
+    this.sparePending = false;
     /** @type {RTCIceTransportPolicy} "relay" in a relay-only room */
     this.iceTransportPolicy = "all";
     /** @type {string | null} */
@@ -527,11 +533,40 @@ export class SalonClient {
 
   /**
    * Connects to the server ahead of `join` or `knock` (e.g. while the person looks at the
-   * pre-call screen), so joining later costs one round trip. Failures are left for the join.
+   * pre-call screen), so joining later costs one round trip, and makes the peer connection
+   * for the first offer (#prepareSpare). Failures are left for the join.
    */
   preconnect() {
+    this.#prepareSpare();
     if (this.socket?.connected) return;
     this.#ensureSocket().catch(() => {});
+  }
+
+  /**
+   * Makes the connection for the first offer after a join (peer-link.js, SpareConnection) once
+   * the page is idle, unless joined or done by then. The join takes it, or closes it when it
+   * has no use for it (a group room, nobody else in the room yet).
+   */
+  #prepareSpare() {
+    if (this.spare || this.sparePending || !globalThis.RTCPeerConnection) return;
+    this.sparePending = true;
+    const idle = globalThis.requestIdleCallback ?? ((/** @type {() => void} */ fn) => setTimeout(fn, 50));
+    idle(() => {
+      this.sparePending = false;
+      if (this.spare || this.self || !BEFORE_JOIN.has(this.status)) return;
+      try {
+        this.spare = new SpareConnection();
+      } catch (err) {
+        console.warn("Salon: no spare peer connection:", err);
+      }
+    });
+  }
+
+  /** The spare connection, now taken (null when there is none). */
+  #takeSpare() {
+    const spare = this.spare;
+    this.spare = null;
+    return spare;
   }
 
   #ensureSocket() {
@@ -829,6 +864,7 @@ export class SalonClient {
     if (this.room?.mode === "group") this.#startSfu(resumed);
     // Those already in the room wait for this side's first offer (see peer-link.js).
     for (const p of present.values()) this.#ensureLink(p.id, true);
+    this.#takeSpare()?.close(); // the first offers are out: no use for it now
     const flushed = this.#flushSignals();
     if (resumed) this.#recoverNegotiations(flushed);
     // Media may have changed while the signaling was down, or the join announced devices
@@ -996,6 +1032,7 @@ export class SalonClient {
       remotePublishes: this.participants.get(id)?.role !== "viewer",
       initiator,
       tracks: this.#tracks(),
+      spare: initiator ? this.#takeSpare() : null,
       sendSignal: (payload) => this.#sendSignal(id, payload),
       onChange: (changed) => this.emit("link_changed", changed.remoteId),
       onMessage: (from, message) => this.#onPeerMessage(from.remoteId, message),
@@ -1270,6 +1307,7 @@ export class SalonClient {
   }
 
   #teardown() {
+    this.#takeSpare()?.close();
     this.#closeLinks();
     this.participants.clear();
     this.knocks.clear();

@@ -505,7 +505,8 @@ export class RoomConnection {
 
   /**
    * Connects to the server ahead of joinRoom or knock (e.g. while a pre-call screen shows),
-   * so that joining costs one round trip.
+   * so that joining costs one round trip, and makes the peer connection for the first offer
+   * once the page is idle.
    */
   preconnect() {
     this.client.preconnect();
