@@ -50,6 +50,15 @@ const kindOf = (slot) => (slot === "audio" ? "audio" : "video");
 const stopped = (t) => t.direction === "stopped" || t.currentDirection === "stopped";
 
 /**
+ * A link's connection (bundled, as every one here) and its chat channel.
+ * @param {RTCConfiguration} config
+ */
+function openConnection(config) {
+  const pc = new RTCPeerConnection({ ...config, bundlePolicy: "max-bundle" });
+  return { pc, channel: pc.createDataChannel("chat", { negotiated: true, id: 0 }) };
+}
+
+/**
  * A connection made ahead of need for a newcomer's first offer, while its pre-call screen shows
  * (salon-client.js, preconnect): the connection, its data channel and its three transceivers
  * (no tracks yet) are what that offer carries, so the join skips making them, ~10-15 ms of the
@@ -58,14 +67,13 @@ const stopped = (t) => t.direction === "stopped" || t.currentDirection === "stop
  */
 export class SpareConnection {
   constructor() {
-    this.pc = new RTCPeerConnection({ bundlePolicy: "max-bundle" });
-    this.channel = this.pc.createDataChannel("chat", { negotiated: true, id: 0 });
+    const { pc, channel } = openConnection({});
+    this.pc = pc;
+    this.channel = channel;
     /** @type {Record<Slot, RTCRtpTransceiver>} */
-    this.slots = {
-      audio: this.pc.addTransceiver("audio", { direction: "sendrecv" }),
-      video: this.pc.addTransceiver("video", { direction: "sendrecv" }),
-      screen: this.pc.addTransceiver("video", { direction: "sendrecv" }),
-    };
+    this.slots = /** @type {Record<Slot, RTCRtpTransceiver>} */ (Object.fromEntries(
+      SLOTS.map((slot) => [slot, pc.addTransceiver(kindOf(slot), { direction: "sendrecv" })]),
+    ));
   }
 
   close() {
@@ -116,8 +124,9 @@ export class PeerLink {
 
     const taken = initiator ? this.#takeSpare(spare, iceServers, iceTransportPolicy) : null;
     if (!taken) spare?.close();
-    this.pc = taken?.pc ?? new RTCPeerConnection({ iceServers, iceTransportPolicy, bundlePolicy: "max-bundle" });
-    this.channel = taken?.channel ?? this.pc.createDataChannel("chat", { negotiated: true, id: 0 });
+    const { pc, channel } = taken ?? openConnection({ iceServers, iceTransportPolicy });
+    this.pc = pc;
+    this.channel = channel;
 
     this.makingOffer = false;
     /** @type {Promise<void> | null} the offer or answer on its way: settles once sent (or failed) */
