@@ -265,17 +265,25 @@ export class PeerLink {
     } catch {
       return null; // a new connection with them says what is wrong
     }
-    for (const slot of SLOTS) {
-      const transceiver = spare.slots[slot];
-      this.slots[slot] = transceiver;
-      transceiver.direction = direction;
-      const track = this.publish ? this.tracks[slot] : null;
-      // On the connection's chain of operations: done before the offer is made.
-      if (track) {
-        transceiver.sender.replaceTrack(track).catch((err) => console.warn("Salon: replaceTrack:", err));
-      }
-    }
+    for (const slot of SLOTS) this.#occupy(slot, spare.slots[slot], direction);
     return spare;
+  }
+
+  /**
+   * Makes `transceiver` the one of `slot`, in `direction`, with this side's track on it. The
+   * track goes on the connection's own chain of operations, ahead of the offer or answer
+   * made next: no need to wait.
+   * @param {Slot} slot
+   * @param {RTCRtpTransceiver} transceiver
+   * @param {RTCRtpTransceiverDirection} direction
+   */
+  #occupy(slot, transceiver, direction) {
+    this.slots[slot] = transceiver;
+    transceiver.direction = direction;
+    const track = this.publish ? this.tracks[slot] : null;
+    if (track) {
+      transceiver.sender.replaceTrack(track).catch((err) => console.warn("Salon: replaceTrack:", err));
+    }
   }
 
   /** The direction this side wants on its slots, or null when there is nothing to carry. */
@@ -318,14 +326,8 @@ export class PeerLink {
       /** @type {Slot | undefined} */
       const slot = SLOTS.find((s) => kindOf(s) === kind && !this.slots[s]);
       if (!slot) continue; // an m-line beyond the three slots: it stays receive-only
-      this.slots[slot] = transceiver;
+      this.#occupy(slot, transceiver, direction);
       taken.add(transceiver);
-      transceiver.direction = direction;
-      const track = this.publish ? this.tracks[slot] : null;
-      // Queued before the answer on the connection's own chain of operations: no need to wait.
-      if (track) {
-        transceiver.sender.replaceTrack(track).catch((err) => console.warn("Salon: replaceTrack:", err));
-      }
     }
   }
 
